@@ -1,0 +1,83 @@
+/**
+ * Contracts shared by the embedded server's parts: the wire/commands/storage side writes oplog entries and
+ * dispatches commands; the changes/ side turns oplog entries into change stream cursors.
+ */
+import type { Document, Long, Timestamp } from 'bson'
+
+export interface Namespace {
+  readonly db: string
+  readonly coll: string
+}
+
+/** One committed write, as storage hands it to the oplog. Images are full documents (deep copies). */
+export type OplogOp =
+  | { readonly op: 'insert'; readonly ns: Namespace; readonly documentKey: Document; readonly after: Document }
+  | {
+      readonly op: 'update' | 'replace'
+      readonly ns: Namespace
+      readonly documentKey: Document
+      readonly before: Document
+      readonly after: Document
+    }
+  | { readonly op: 'delete'; readonly ns: Namespace; readonly documentKey: Document; readonly before: Document }
+  | { readonly op: 'drop'; readonly ns: Namespace }
+  | { readonly op: 'rename'; readonly ns: Namespace; readonly to: Namespace }
+  | { readonly op: 'dropDatabase'; readonly ns: { readonly db: string } }
+
+export type OplogEntry = OplogOp & {
+  /** Cluster time of the commit; strictly increasing over the whole oplog. */
+  readonly ts: Timestamp
+  readonly wallTime: Date
+  /** Position in the oplog, strictly increasing; never reused. */
+  readonly seq: number
+  /** Whether the collection recorded pre- and post-images when the write committed. */
+  readonly imagesRecorded: boolean
+}
+
+/** What a running server exposes to command handlers. */
+export interface ServerState {
+  readonly host: string
+  readonly port: number
+  readonly setName: string
+}
+
+export interface ConnectionState {
+  readonly id: number
+  readonly remoteAddress: string
+}
+
+export interface CommandContext {
+  /** `$db` of the request. */
+  readonly db: string
+  readonly connection: ConnectionState
+}
+
+/** A server-side cursor (find, aggregate, change stream); `getMore` drives it. */
+export interface ServerCursor {
+  readonly id: Long
+  readonly ns: string
+  /** Next batch; a tailable/awaitData cursor may wait up to maxTimeMS for data. */
+  getMore(batchSize: number | undefined, maxTimeMS: number | undefined): Promise<CursorBatch>
+  close(): void
+}
+
+export interface CursorBatch {
+  readonly docs: Document[]
+  /** Change streams only. */
+  readonly postBatchResumeToken?: Document
+  /** True once the cursor is exhausted (its id becomes 0 in the reply). */
+  readonly exhausted: boolean
+}
+
+/** MongoDB error as raised by a command: code, codeName and labels land in the reply as MongoDB sends them. */
+export class MongoCommandError extends Error {
+  constructor(
+    readonly code: number,
+    readonly codeName: string,
+    message: string,
+    readonly errorLabels: readonly string[] = [],
+  ) {
+    super(message)
+    this.name = 'MongoCommandError'
+  }
+}
