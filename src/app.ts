@@ -1,0 +1,192 @@
+import { MongoClient, type Document } from 'mongodb'
+import type { Config } from './config/index.js'
+import { startEmbeddedMongo, type EmbeddedMongo } from './embedded/index.js'
+import { invalidCursor } from './errors.js'
+import { createInProcessFanOut } from './fanout/in-process.js'
+import { createLoaders } from './loaders/index.js'
+import { ensureCollections } from './mongo/collections.js'
+import { createCursorCodec } from './mongo/cursor-codec.js'
+import { DEMO_TENANTS, seedDemo, startDemoTraffic } from './mongo/demo.js'
+import type { Position } from './mongo/position.js'
+import { createLogger, type Logger } from './observability/logger.js'
+import { createMetrics } from './observability/metrics.js'
+import { schema } from './schema/index.js'
+import { createAuthenticator } from './server/auth.js'
+import { createGatewayServer, type GatewayServer } from './server/index.js'
+import type { GatewayServices } from './services.js'
+import { createStreamRegistry, type StreamRegistry } from './streams/registry.js'
+
+export interface StartedApp {
+  readonly url: string
+  /** Lines for a person at the terminal: where things are, and dev tokens in embedded mode. */
+  readonly banner: string[]
+}
+
+export interface App {
+  start(): Promise<StartedApp>
+  stop(): Promise<void>
+  readonly logger: Logger
+}
+
+const redact = (uri: string) => uri.replace(/\/\/[^@/]*@/, '//***@')
+
+export function createApp(config: Config): App {
+  const logger = createLogger({ level: config.logLevel, nodeId: config.nodeId })
+  const metrics = createMetrics()
+  const stops: Array<() => Promise<void> | void> = []
+  let server: GatewayServer | undefined
+  let registry: StreamRegistry | undefined
+  let embedded: EmbeddedMongo | undefined
+
+  const start = async (): Promise<StartedApp> => {
+    if (!config.mongodbUri) {
+      embedded = await startEmbeddedMongo({ port: 0 })
+      stops.push(() => embedded?.stop())
+    }
+    const uri = config.mongodbUri ?? embedded!.uri
+    const client = new MongoClient(uri, { appName: `changegate-${config.nodeId}` })
+    await client.connect()
+    stops.push(() => client.close())
+    const db = client.db(config.mongodbDb)
+    await ensureCollections(db)
+
+    const fanout = createInProcessFanOut()
+    stops.push(() => fanout.stop())
+    const streams = createStreamRegistry({
+      db,
+      fanout,
+      nodeId: config.nodeId,
+      bufferSize: config.subscriptionBufferSize,
+      observer: {
+        onEvent: (key, lagMs) => {
+          metrics.eventsReceived.inc({ stream: key })
+          metrics.streamLag.set({ stream: key }, lagMs / 1000)
+        },
+        onResume: (key) => metrics.streamResumes.inc({ stream: key }),
+        onStateChange: (key, state) => logger.info({ stream: key, state }, 'stream state'),
+      },
+    })
+    registry = streams
+    stops.push(() => streams.stop())
+
+    const cursors = createCursorCodec(config.cursorSecret)
+    const authenticator = createAuthenticator(config.jwtSecret)
+    const startedAt = new Date()
+    let address = ''
+
+    const now = async (): Promise<Position> => {
+      const reply: Document = await db.command({ ping: 1 })
+      const time = (reply.operationTime ?? reply.$clusterTime?.clusterTime) as { high: number; low: number }
+      return { kind: 'time', time: { t: time.high, i: time.low } }
+    }
+
+    const services: GatewayServices = {
+      db,
+      registry: streams,
+      cursors,
+      now,
+      async subscribe(filter, after) {
+        const position = after ? cursors.decode(after, { tenant: filter.tenant, collection: filter.collection }).position : undefined
+        if (after && !position) throw invalidCursor()
+        const queue = await streams.subscribe({ filter, after: position })
+        metrics.subscriptionsActive.inc({ kind: filter.collection })
+        let counted = true
+        const release = () => {
+          if (!counted) return
+          counted = false
+          metrics.subscriptionsActive.dec({ kind: filter.collection })
+        }
+        const original = queue.return!.bind(queue)
+        queue.return = () => {
+          release()
+          return original()
+        }
+        return queue
+      },
+      onDelivered(delivery) {
+        metrics.eventsDelivered.inc({ kind: delivery.event.collection })
+        if (delivery.event.wallTime) metrics.deliveryLatency.observe((Date.now() - delivery.event.wallTime.getTime()) / 1000)
+      },
+      nodes: () => {
+        const live = gateway.stats()
+        return [
+          {
+            id: config.nodeId,
+            address,
+            startedAt,
+            heartbeatAgeMs: 0,
+            connections: live.connections,
+            subscriptions: live.subscriptions,
+            ownedStreams: streams.statuses().map((s) => s.key),
+          },
+        ]
+      },
+    }
+
+    const devTokens = config.jwtSecretGenerated
+      ? {
+          admin: await authenticator.sign({ sub: 'dev-admin', tenant: DEMO_TENANTS[0], scope: 'admin' }, 7 * 24 * 3600),
+          ...Object.fromEntries(
+            await Promise.all(DEMO_TENANTS.map(async (t) => [t, await authenticator.sign({ sub: `dev-${t}`, tenant: t }, 7 * 24 * 3600)])),
+          ),
+        }
+      : undefined
+
+    const gateway = createGatewayServer({
+      config,
+      schema,
+      authenticator,
+      createContext: (auth) => ({ services, loaders: createLoaders(db, auth.tenant) }),
+      readiness: async () => {
+        const mongo = await db.command({ ping: 1 }).then(
+          () => true,
+          () => false,
+        )
+        const failed = streams.statuses().filter((s) => s.state === 'FAILED').length
+        return { ready: mongo && failed === 0, checks: { mongodb: mongo, streams: failed === 0 ? true : `${failed} failed` } }
+      },
+      metrics,
+      logger,
+      graphiqlHeaders: devTokens && !config.production ? { Authorization: `Bearer ${devTokens.admin}` } : undefined,
+    })
+    server = gateway
+    const listening = await gateway.listen()
+    address = listening.url
+    stops.push(() => gateway.stop())
+
+    if (config.demo) {
+      await seedDemo(db)
+      const traffic = startDemoTraffic(db, 2000, (e) => logger.warn({ err: e }, 'demo traffic write failed'))
+      stops.push(() => traffic.stop())
+    }
+
+    const banner = [
+      `changegate ${config.nodeId} listening on ${listening.url} (GraphiQL in the browser)`,
+      `MongoDB: ${embedded ? `embedded (${embedded.uri})` : redact(uri)}, database ${config.mongodbDb}`,
+      `Fan-out: ${config.redisUrl ? 'Redis' : 'in-process (single node)'}${config.demo ? '; demo traffic on' : ''}`,
+    ]
+    if (devTokens) {
+      banner.push('Dev tokens (random secret for this run; paste as "Authorization: Bearer <token>"):')
+      for (const [name, token] of Object.entries(devTokens)) banner.push(`  ${name}: ${token}`)
+    }
+    return { url: listening.url, banner }
+  }
+
+  return {
+    logger,
+    start,
+    async stop() {
+      // Stop in reverse order of start: server first (no new work), Mongo last.
+      for (const stop of stops.reverse()) {
+        try {
+          await stop()
+        } catch (error) {
+          logger.warn({ err: error }, 'error while stopping')
+        }
+      }
+      stops.length = 0
+      server = undefined
+      registry = undefined
+    },
+  }
+}

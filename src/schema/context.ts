@@ -1,0 +1,10 @@
+import type { AuthContext } from '../server/auth.js'
+import type { Loaders } from '../loaders/index.js'
+import type { GatewayServices } from '../services.js'
+
+/** What every resolver sees. */
+export interface GraphQLContext {
+  readonly auth: AuthContext
+  readonly services: GatewayServices
+  readonly loaders: Loaders
+}

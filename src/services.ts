@@ -1,0 +1,31 @@
+import type { Db } from 'mongodb'
+import type { CursorCodec } from './mongo/cursor-codec.js'
+import type { Position } from './mongo/position.js'
+import type { CompiledFilter } from './streams/filter-compiler.js'
+import type { StreamRegistry } from './streams/registry.js'
+import type { Delivery } from './streams/stream-event.js'
+import type { QueueItem } from './streams/subscriber-queue.js'
+
+export interface GatewayNodeInfo {
+  readonly id: string
+  readonly address: string
+  readonly startedAt: Date
+  readonly heartbeatAgeMs: number
+  readonly connections: number
+  readonly subscriptions: number
+  readonly ownedStreams: readonly string[]
+}
+
+/** What resolvers use; built once per node by the composition root. */
+export interface GatewayServices {
+  readonly db: Db
+  readonly registry: StreamRegistry
+  readonly cursors: CursorCodec
+  /** The cluster's time now: subscribing after it misses nothing committed later. */
+  now(): Promise<Position>
+  /** Opens a subscription; `after` is the client's cursor (checked against the filter's tenant and collection). */
+  subscribe(filter: CompiledFilter, after: string | null | undefined): Promise<AsyncIterable<QueueItem<Delivery>>>
+  /** Called once per delivery handed to GraphQL execution. */
+  onDelivered(delivery: Delivery): void
+  nodes(): GatewayNodeInfo[]
+}

@@ -1,0 +1,155 @@
+import type { Document } from 'mongodb'
+import type { GatewayError } from '../errors.js'
+import { compileDocumentPredicate, compileEventPredicate, type DocumentPredicate, type EventPredicate } from './event-matcher.js'
+import type { CompiledFilter } from './filter-compiler.js'
+import { computeTransition } from './transitions.js'
+import type { Delivery, StreamEvent } from './stream-event.js'
+
+/** A subscriber as the dispatcher sees it. */
+export interface Member {
+  readonly filter: CompiledFilter
+  deliver(delivery: Delivery): void
+  fail(error: GatewayError): void
+}
+
+/** Subscribers with byte-identical pipelines share one compiled predicate and one evaluation per event. */
+interface Group {
+  readonly filter: CompiledFilter
+  readonly evaluate: FilterEvaluator
+  readonly members: Set<Member>
+  readonly slot: string
+}
+
+/** Decides what one filter's subscribers receive for one event: nothing, or a delivery with its transition. */
+export type FilterEvaluator = (event: StreamEvent) => Delivery | undefined
+
+export function createFilterEvaluator(filter: CompiledFilter): FilterEvaluator {
+  const matchesEvent: EventPredicate = compileEventPredicate(filter.pipeline)
+  const matchesDocument: DocumentPredicate = compileDocumentPredicate(filter.documentFilter)
+  const { tenant } = filter
+  return (event) => {
+    if (!event.tenants.includes(tenant) || !matchesEvent(event.raw)) return undefined
+    const transition = computeTransition(event.before, event.after, tenant, matchesDocument)
+    return transition ? { event, tenant, transition } : undefined
+  }
+}
+
+interface TenantIndex {
+  /** Equality fields some group is indexed by, with how many groups use each. */
+  readonly fields: Map<string, number>
+  /** `*` for unindexed groups, `field=value` for indexed ones. */
+  readonly slots: Map<string, Set<Group>>
+}
+
+export interface Dispatcher {
+  add(member: Member): () => void
+  /** Delivers one event to every matching member; returns the number of deliveries. */
+  dispatch(event: StreamEvent): number
+  failAll(error: GatewayError): void
+  readonly size: number
+}
+
+const slotOf = (filter: CompiledFilter) => {
+  const [field] = Object.keys(filter.indexKeys)
+  return field === undefined ? '*' : `${field}=${filter.indexKeys[field]}`
+}
+
+const keyString = (value: unknown): string | undefined => {
+  if (value == null) return undefined
+  if (typeof value === 'string') return value
+  if (typeof (value as { toHexString?: unknown }).toHexString === 'function') return (value as { toHexString(): string }).toHexString()
+  return String(value)
+}
+
+function fieldValues(event: StreamEvent, field: string): Array<string | undefined> {
+  if (field === '_id') return [keyString((event.documentKey as Document)._id)]
+  return [keyString(event.before?.[field]), keyString(event.after?.[field])]
+}
+
+export function createDispatcher(): Dispatcher {
+  const groups = new Map<string, Group>()
+  const tenants = new Map<string, TenantIndex>()
+  let size = 0
+
+  const groupFor = (filter: CompiledFilter): Group => {
+    let group = groups.get(filter.canonical)
+    if (group) return group
+    group = {
+      filter,
+      evaluate: createFilterEvaluator(filter),
+      members: new Set(),
+      slot: slotOf(filter),
+    }
+    groups.set(filter.canonical, group)
+    let index = tenants.get(filter.tenant)
+    if (!index) tenants.set(filter.tenant, (index = { fields: new Map(), slots: new Map() }))
+    const field = Object.keys(filter.indexKeys)[0]
+    if (field !== undefined) index.fields.set(field, (index.fields.get(field) ?? 0) + 1)
+    let slot = index.slots.get(group.slot)
+    if (!slot) index.slots.set(group.slot, (slot = new Set()))
+    slot.add(group)
+    return group
+  }
+
+  const dropGroup = (group: Group) => {
+    groups.delete(group.filter.canonical)
+    const index = tenants.get(group.filter.tenant)
+    if (!index) return
+    const slot = index.slots.get(group.slot)
+    slot?.delete(group)
+    if (slot?.size === 0) index.slots.delete(group.slot)
+    const field = Object.keys(group.filter.indexKeys)[0]
+    if (field !== undefined) {
+      const n = (index.fields.get(field) ?? 1) - 1
+      if (n <= 0) index.fields.delete(field)
+      else index.fields.set(field, n)
+    }
+    if (index.slots.size === 0) tenants.delete(group.filter.tenant)
+  }
+
+  return {
+    add(member) {
+      const group = groupFor(member.filter)
+      group.members.add(member)
+      size++
+      let removed = false
+      return () => {
+        if (removed) return
+        removed = true
+        size--
+        group.members.delete(member)
+        if (group.members.size === 0) dropGroup(group)
+      }
+    },
+    dispatch(event) {
+      let deliveries = 0
+      for (const tenant of event.tenants) {
+        const index = tenants.get(tenant)
+        if (!index) continue
+        const candidates = new Set<Group>(index.slots.get('*'))
+        for (const field of index.fields.keys()) {
+          for (const value of fieldValues(event, field)) {
+            if (value === undefined) continue
+            const slot = index.slots.get(`${field}=${value}`)
+            if (slot) for (const g of slot) candidates.add(g)
+          }
+        }
+        for (const group of candidates) {
+          const delivery = group.evaluate(event)
+          if (!delivery) continue
+          for (const member of group.members) {
+            member.deliver(delivery)
+            deliveries++
+          }
+        }
+      }
+      return deliveries
+    },
+    failAll(error) {
+      for (const group of [...groups.values()]) for (const member of [...group.members]) member.fail(error)
+    },
+    get size() {
+      return size
+    },
+  }
+}

@@ -1,0 +1,123 @@
+import type { GatewayError } from '../errors.js'
+
+/** What a subscription's iterator yields: a value, or a final error (the iterator ends after it). */
+export type QueueItem<T> = { readonly value: T; readonly error?: undefined } | { readonly error: GatewayError }
+
+export interface SubscriberQueue<T> extends AsyncIterableIterator<QueueItem<T>> {
+  /** Appends a value; past `capacity` queued values the queue fails with `onOverflow()`'s error instead. */
+  push(value: T): void
+  /** Ends the iterator after what is queued... unless `error` is given: then it is delivered next, dropping the rest. */
+  fail(error: GatewayError): void
+  /** Resolves once fewer than `capacity` values are queued (or the queue closed): for producers that can wait. */
+  space(): Promise<void>
+  readonly size: number
+  readonly closed: boolean
+}
+
+export interface SubscriberQueueOptions {
+  readonly capacity: number
+  readonly onOverflow: () => GatewayError
+  /** Runs once when the consumer stops iterating or the queue ended with an error. */
+  readonly onClose: () => void
+}
+
+/**
+ * A bounded single-consumer queue behind an async iterator. It never grows past `capacity`: a consumer that falls
+ * that far behind gets one error item (e.g. SLOW_CONSUMER) and the iterator ends.
+ */
+export function createSubscriberQueue<T>(options: SubscriberQueueOptions): SubscriberQueue<T> {
+  let items: Array<QueueItem<T>> = []
+  let head = 0
+  let waiter: ((r: IteratorResult<QueueItem<T>>) => void) | undefined
+  let ending = false // an error is queued: nothing more is accepted
+  let closed = false
+  let spaceWaiters: Array<() => void> = []
+
+  const wakeSpace = () => {
+    if (spaceWaiters.length === 0) return
+    const w = spaceWaiters
+    spaceWaiters = []
+    for (const f of w) f()
+  }
+
+  const close = () => {
+    if (closed) return
+    closed = true
+    items = []
+    head = 0
+    wakeSpace()
+    options.onClose()
+  }
+
+  const offer = (item: QueueItem<T>) => {
+    if (waiter) {
+      const w = waiter
+      waiter = undefined
+      w({ value: item, done: false })
+      return
+    }
+    items.push(item)
+  }
+
+  const queue: SubscriberQueue<T> = {
+    push(value) {
+      if (closed || ending) return
+      if (items.length - head >= options.capacity) {
+        queue.fail(options.onOverflow())
+        return
+      }
+      offer({ value })
+    },
+    fail(error) {
+      if (closed || ending) return
+      ending = true
+      items = []
+      head = 0
+      offer({ error })
+    },
+    space() {
+      if (closed || items.length - head < options.capacity) return Promise.resolve()
+      return new Promise((resolve) => spaceWaiters.push(resolve))
+    },
+    get size() {
+      return items.length - head
+    },
+    get closed() {
+      return closed
+    },
+    next() {
+      if (closed) return Promise.resolve({ value: undefined, done: true })
+      if (head < items.length) {
+        const item = items[head++]
+        if (head > 1024 && head * 2 > items.length) {
+          items = items.slice(head)
+          head = 0
+        }
+        wakeSpace()
+        return Promise.resolve({ value: item, done: false })
+      }
+      if (ending) {
+        close()
+        return Promise.resolve({ value: undefined, done: true })
+      }
+      return new Promise((resolve) => {
+        waiter = resolve
+      })
+    },
+    return() {
+      const w = waiter
+      waiter = undefined
+      close()
+      w?.({ value: undefined, done: true })
+      return Promise.resolve({ value: undefined, done: true })
+    },
+    throw(error?: unknown) {
+      void queue.return?.()
+      return Promise.reject(error)
+    },
+    [Symbol.asyncIterator]() {
+      return queue
+    },
+  }
+  return queue
+}
