@@ -2,7 +2,7 @@
  * Contracts shared by the embedded server's parts: the wire/commands/storage side writes oplog entries and
  * dispatches commands; the changes/ side turns oplog entries into change stream cursors.
  */
-import type { Document, Long, Timestamp } from 'bson'
+import type { Document, Long, Timestamp, UUID } from 'bson'
 
 export interface Namespace {
   readonly db: string
@@ -80,4 +80,20 @@ export class MongoCommandError extends Error {
     super(message)
     this.name = 'MongoCommandError'
   }
+}
+
+/** What change streams need from storage. */
+export interface StorageView {
+  collectionInfo(ns: Namespace): { uuid: UUID; changeStreamPreAndPostImages: boolean } | undefined
+  /** Current version of a document by its documentKey (for fullDocument: 'updateLookup'), deep copy. */
+  findByKey(ns: Namespace, documentKey: Document): Document | undefined
+}
+
+/** Change stream side, plugged into aggregate/getMore by the command layer. */
+export interface ChangeStreamService {
+  /** `aggregate` whose pipeline starts with `$changeStream`: validate, open, return cursor + first batch. */
+  open(cmd: Document, ctx: CommandContext, cursorId: Long): Promise<{ cursor: ServerCursor; firstBatch: CursorBatch }>
+  /** Primary step-down: fails pending and next getMores of open change streams with a resumable error. */
+  stepDown(): void
+  stop(): void
 }

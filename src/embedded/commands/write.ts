@@ -1,0 +1,83 @@
+/** Write commands: insert, update, delete (ordered/unordered, with per-statement write errors). */
+import { BSON, ObjectId, type Document } from 'bson'
+import { isPlainObject, toStoredInPlace } from '../bson-values.js'
+import { ErrorCode, mongoError } from '../errors.js'
+import { MongoCommandError } from '../types.js'
+import type { StoredRecord } from '../storage/query.js'
+import { boolArg, collectionNs } from './args.js'
+import type { Handler, HandlerTable } from './context.js'
+
+export const MAX_USER_DOCUMENT = 16 * 1024 * 1024
+
+export function writeError(index: number, error: unknown): Document {
+  if (error instanceof MongoCommandError) {
+    const out: Document = { index, code: error.code, errmsg: error.message }
+    const extra = error as unknown as Record<string, unknown>
+    if (extra.keyPattern) out.keyPattern = extra.keyPattern
+    if (extra.keyValue) out.keyValue = extra.keyValue
+    return out
+  }
+  return { index, code: ErrorCode.InternalError, errmsg: error instanceof Error ? error.message : String(error) }
+}
+
+export function validateId(id: unknown): void {
+  if (Array.isArray(id)) throw mongoError(ErrorCode.InvalidIdField, "The '_id' value cannot be of type array")
+  if (id instanceof RegExp) throw mongoError(ErrorCode.InvalidIdField, "The '_id' value cannot be of type regex")
+  if (isPlainObject(id)) {
+    for (const key in id) {
+      if (key.startsWith('$')) throw mongoError(ErrorCode.DollarPrefixedFieldName, `_id fields may not contain '$'-prefixed fields: ${key} is not valid for storage.`)
+    }
+  }
+}
+
+/** Puts `_id` first (generating an ObjectId when absent), as MongoDB stores documents. */
+export function withIdFirst(doc: Document): Document {
+  let first: string | undefined
+  for (const key in doc) {
+    first = key
+    break
+  }
+  if (first === '_id') return doc
+  if (!Object.prototype.hasOwnProperty.call(doc, '_id')) return { _id: new ObjectId(), ...doc }
+  const { _id, ...rest } = doc
+  return { _id, ...rest }
+}
+
+/** A document straight off the wire, made ready to store (owned by the caller, converted in place). */
+export function prepareInsert(raw: unknown, checkSize: boolean): StoredRecord {
+  if (!isPlainObject(raw)) throw mongoError(ErrorCode.TypeMismatch, 'documents to insert must be objects')
+  if (checkSize) {
+    const size = BSON.calculateObjectSize(raw)
+    if (size > MAX_USER_DOCUMENT) {
+      throw mongoError(ErrorCode.BadValue, `object to insert too large. size in bytes: ${size}, max size: ${MAX_USER_DOCUMENT}`)
+    }
+  }
+  const wrapped = toStoredInPlace(raw)
+  const doc = withIdFirst(raw)
+  validateId(doc._id)
+  return { doc, wrapped }
+}
+
+const insert: Handler = (cmd, req, server) => {
+  const ns = collectionNs(cmd, req)
+  const documents = cmd.documents
+  if (!Array.isArray(documents)) throw mongoError(ErrorCode.TypeMismatch, "BSON field 'insert.documents' is missing but a required field")
+  if (documents.length > 100_000) throw mongoError(ErrorCode.InvalidOptions, 'Write batch sizes must be between 1 and 100000.')
+  const ordered = boolArg(cmd, 'ordered', true)
+  const checkSize = req.largestDocument > MAX_USER_DOCUMENT
+  const coll = server.storage.ensureCollection(ns)
+  let n = 0
+  const writeErrors: Document[] = []
+  for (let i = 0; i < documents.length; i++) {
+    try {
+      server.storage.insert(coll, prepareInsert(documents[i], checkSize))
+      n++
+    } catch (error) {
+      writeErrors.push(writeError(i, error))
+      if (ordered) break
+    }
+  }
+  return writeErrors.length ? { n, writeErrors } : { n }
+}
+
+export const writeCommands: HandlerTable = { insert }

@@ -1,0 +1,130 @@
+/**
+ * One collection: documents in natural (insertion) order keyed by canonical `_id`, plus its indexes.
+ * Records are immutable; a write swaps in a new record. Unique indexes are checked before anything changes.
+ */
+import { UUID, type Document } from 'bson'
+import { canonicalKey } from '../bson-values.js'
+import { ErrorCode, mongoError } from '../errors.js'
+import type { Namespace } from '../types.js'
+import {
+  createUniqueIndex,
+  duplicateKeyError,
+  ID_INDEX,
+  indexKeys,
+  type IndexSpec,
+  type UniqueIndex,
+} from './indexes.js'
+import type { StoredRecord } from './query.js'
+
+export interface Collection {
+  /** Replaced (never mutated) by a rename. */
+  ns: Namespace
+  readonly uuid: UUID
+  /** Options as given to `create` (echoed by listCollections). */
+  options: Document
+  readonly records: Map<string, StoredRecord>
+  /** Every index, `_id_` first. */
+  readonly indexes: IndexSpec[]
+  readonly unique: UniqueIndex[]
+  readonly preAndPostImages: boolean
+}
+
+export function createCollection(ns: Namespace, options: Document = {}): Collection {
+  return {
+    ns,
+    uuid: new UUID(),
+    options,
+    records: new Map(),
+    indexes: [ID_INDEX],
+    unique: [],
+    get preAndPostImages() {
+      const images = this.options.changeStreamPreAndPostImages as Document | undefined
+      return images?.enabled === true
+    },
+  }
+}
+
+export const nsString = (ns: Namespace) => `${ns.db}.${ns.coll}`
+
+export const idKeyOf = (doc: Document) => canonicalKey(doc._id)
+
+/** Throws E11000 if `doc` would collide with another document (other than the one with `selfKey`). */
+export function checkUnique(coll: Collection, doc: Document, selfKey?: string): void {
+  const key = idKeyOf(doc)
+  if (key !== selfKey && coll.records.has(key)) {
+    throw duplicateKeyError(nsString(coll.ns), ID_INDEX, [doc._id])
+  }
+  for (const index of coll.unique) {
+    if (!index.applies(doc)) continue
+    for (const entry of indexKeys(index.spec, doc) ?? []) {
+      const owner = index.entries.get(entry.canonical)
+      if (owner !== undefined && owner !== selfKey) throw duplicateKeyError(nsString(coll.ns), index.spec, entry.values)
+    }
+  }
+}
+
+function indexAdd(coll: Collection, key: string, doc: Document) {
+  for (const index of coll.unique) {
+    if (!index.applies(doc)) continue
+    for (const entry of indexKeys(index.spec, doc) ?? []) index.entries.set(entry.canonical, key)
+  }
+}
+
+function indexRemove(coll: Collection, key: string, doc: Document) {
+  for (const index of coll.unique) {
+    if (!index.applies(doc)) continue
+    for (const entry of indexKeys(index.spec, doc) ?? []) {
+      if (index.entries.get(entry.canonical) === key) index.entries.delete(entry.canonical)
+    }
+  }
+}
+
+/** Adds a new record (unique constraints checked). */
+export function putNew(coll: Collection, rec: StoredRecord): void {
+  checkUnique(coll, rec.doc)
+  const key = idKeyOf(rec.doc)
+  coll.records.set(key, rec)
+  indexAdd(coll, key, rec.doc)
+}
+
+/** Replaces the record stored under `key`, keeping its natural-order position. */
+export function putReplacement(coll: Collection, key: string, rec: StoredRecord): void {
+  const old = coll.records.get(key)
+  if (!old) throw mongoError(ErrorCode.InternalError, 'document vanished during update')
+  checkUnique(coll, rec.doc, key)
+  indexRemove(coll, key, old.doc)
+  coll.records.set(key, rec)
+  indexAdd(coll, key, rec.doc)
+}
+
+export function removeRecord(coll: Collection, key: string): StoredRecord | undefined {
+  const old = coll.records.get(key)
+  if (!old) return undefined
+  coll.records.delete(key)
+  indexRemove(coll, key, old.doc)
+  return old
+}
+
+/** Adds an index; a unique one is built over the current documents first (fails with E11000 on duplicates). */
+export function addIndex(coll: Collection, spec: IndexSpec): void {
+  if (spec.unique) {
+    const index = createUniqueIndex(spec)
+    for (const [key, rec] of coll.records) {
+      if (!index.applies(rec.doc)) continue
+      for (const entry of indexKeys(spec, rec.doc) ?? []) {
+        const owner = index.entries.get(entry.canonical)
+        if (owner !== undefined && owner !== key) throw duplicateKeyError(nsString(coll.ns), spec, entry.values)
+        index.entries.set(entry.canonical, key)
+      }
+    }
+    coll.unique.push(index)
+  }
+  coll.indexes.push(spec)
+}
+
+export function removeIndex(coll: Collection, name: string): void {
+  const at = coll.indexes.findIndex((spec) => spec.name === name)
+  if (at >= 0) coll.indexes.splice(at, 1)
+  const u = coll.unique.findIndex((index) => index.spec.name === name)
+  if (u >= 0) coll.unique.splice(u, 1)
+}

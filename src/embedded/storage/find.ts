@@ -1,0 +1,44 @@
+/** Selecting stored records: `_id` lookups without scans, filtering, sort, skip and limit. */
+import type { Document } from 'bson'
+import type { Collection } from './collection.js'
+import { compileFilter, idKeysOf, sortRecords, type StoredRecord } from './query.js'
+
+export interface SelectOptions {
+  readonly sort?: Document
+  readonly skip?: number
+  /** 0 or undefined: no limit. */
+  readonly limit?: number
+}
+
+/** Records an `_id` filter pins down, or every record in natural order. */
+export function candidates(coll: Collection, filter: Document | undefined): Iterable<StoredRecord> {
+  const keys = idKeysOf(filter)
+  if (!keys) return coll.records.values()
+  const out: StoredRecord[] = []
+  for (const key of keys) {
+    const rec = coll.records.get(key)
+    if (rec) out.push(rec)
+  }
+  return out
+}
+
+export function selectRecords(coll: Collection | undefined, filter: Document | undefined, options: SelectOptions = {}): StoredRecord[] {
+  if (!coll) {
+    compileFilter(filter)
+    return []
+  }
+  const matches = compileFilter(filter)
+  const skip = options.skip ?? 0
+  const limit = options.limit ?? 0
+  const sorted = options.sort && Object.keys(options.sort).length > 0
+  const stopAt = !sorted && limit > 0 ? skip + limit : Infinity
+  let out: StoredRecord[] = []
+  for (const rec of candidates(coll, filter)) {
+    if (!matches(rec.doc, rec.wrapped)) continue
+    out.push(rec)
+    if (out.length >= stopAt) break
+  }
+  if (sorted) out = sortRecords(out, options.sort!)
+  if (skip > 0 || limit > 0) out = out.slice(skip, limit > 0 ? skip + limit : undefined)
+  return out
+}

@@ -1,0 +1,87 @@
+/**
+ * Query matching, sorting and projection over stored documents, with mingo. Stored documents that hold
+ * numeric wrappers (Long, Decimal128, integral Double) are compared through a loose copy with plain numbers.
+ */
+import { type Document } from 'bson'
+import { Query } from 'mingo'
+import { canonicalKey, isPlainObject, toLoose } from '../bson-values.js'
+import { ErrorCode, mongoError } from '../errors.js'
+
+export interface StoredRecord {
+  readonly doc: Document
+  /** Whether `doc` holds numeric wrappers (see bson-values). */
+  readonly wrapped: boolean
+}
+
+export const MINGO_OPTIONS = { scriptEnabled: false, useStrictMode: true } as const
+
+export type DocumentPredicate = (doc: Document, wrapped?: boolean) => boolean
+
+/** Turns mingo's errors into MongoDB's BadValue, leaving MongoDB errors as they are. */
+export function asMongoError(error: unknown): Error {
+  if (error instanceof Error && error.name === 'MongoCommandError') return error
+  const message = error instanceof Error ? error.message : String(error)
+  return mongoError(ErrorCode.BadValue, message.replace(/^mingo:\s*/, ''))
+}
+
+const MATCH_ALL: DocumentPredicate = () => true
+
+export function compileFilter(filter: Document | undefined): DocumentPredicate {
+  if (!filter || Object.keys(filter).length === 0) return MATCH_ALL
+  if (!isPlainObject(filter)) throw mongoError(ErrorCode.TypeMismatch, 'filter must be an object')
+  let query: Query
+  try {
+    query = new Query(toLoose(filter) as Document, MINGO_OPTIONS)
+  } catch (error) {
+    throw asMongoError(error)
+  }
+  return (doc, wrapped = true) => {
+    try {
+      return query.test(wrapped ? (toLoose(doc) as Document) : doc)
+    } catch (error) {
+      throw asMongoError(error)
+    }
+  }
+}
+
+/** `_id` keys a filter pins the result to (`{_id: v}`, `{_id: {$eq: v}}`, `{_id: {$in: [...]}}`), if any. */
+export function idKeysOf(filter: Document | undefined): string[] | undefined {
+  if (!filter || !Object.prototype.hasOwnProperty.call(filter, '_id')) return undefined
+  const id: unknown = filter._id
+  if (!isPlainObject(id)) return id instanceof RegExp || Array.isArray(id) ? undefined : [canonicalKey(id)]
+  const keys = Object.keys(id)
+  if (keys.length === 0 || !keys[0].startsWith('$')) return [canonicalKey(id)]
+  if (keys.length !== 1) return undefined
+  if (keys[0] === '$eq' && !Array.isArray(id.$eq) && !(id.$eq instanceof RegExp)) return [canonicalKey(id.$eq)]
+  if (keys[0] === '$in' && Array.isArray(id.$in) && id.$in.every((v) => !(v instanceof RegExp) && !Array.isArray(v)))
+    return [...new Set(id.$in.map(canonicalKey))]
+  return undefined
+}
+
+/** Sorts records by a MongoDB sort document (stable, MongoDB's cross-type order via mingo). */
+export function sortRecords(records: StoredRecord[], sort: Document): StoredRecord[] {
+  const spec = toLoose(sort) as Document
+  if (Object.keys(spec).length === 0) return records
+  const byView = new Map<Document, StoredRecord>()
+  const views = records.map((rec) => {
+    const view = rec.wrapped ? (toLoose(rec.doc) as Document) : rec.doc
+    byView.set(view, rec)
+    return view
+  })
+  try {
+    const sorted = new Query({}, MINGO_OPTIONS).find<Document>(views).sort(spec).all()
+    return sorted.map((view) => byView.get(view)!)
+  } catch (error) {
+    throw asMongoError(error)
+  }
+}
+
+/** Applies a find projection to documents (a no-op for an empty projection). */
+export function projectDocuments(docs: Document[], projection: Document | undefined): Document[] {
+  if (!projection || Object.keys(projection).length === 0) return docs
+  try {
+    return new Query({}, MINGO_OPTIONS).find<Document>(docs, toLoose(projection) as Document).all()
+  } catch (error) {
+    throw asMongoError(error)
+  }
+}
