@@ -8,8 +8,12 @@ export interface Oplog {
   readonly clusterTime: Timestamp
   /** Oldest entry still kept, or undefined when nothing was ever written. */
   readonly first: OplogEntry | undefined
+  /** Newest entry forgotten to bound the oplog's size, or undefined while nothing was forgotten. */
+  readonly lastDropped: { readonly seq: number; readonly ts: Timestamp } | undefined
   /** Entries with seq > afterSeq, oldest first, at most `limit`. */
   readAfter(afterSeq: number, limit: number): OplogEntry[]
+  /** The kept entry with this seq, if any. */
+  at(seq: number): OplogEntry | undefined
   /** Sequence number of the first entry whose ts is >= ts (or the next to be written). */
   seqAtOrAfter(ts: Timestamp): number
   /** Next seq to be assigned. */
@@ -31,15 +35,22 @@ function nextTimestamp(prev: Timestamp): Timestamp {
 }
 
 export function createOplog(options: OplogOptions): Oplog {
+  const maxEntries = Math.max(1, Math.floor(options.maxEntries))
   const entries: OplogEntry[] = []
   let head = 0 // index in `entries` of the oldest kept entry
   let nextSeq = 1
   let clusterTime = new Timestamp({ t: Math.floor(Date.now() / 1000), i: 0 })
-  let waiters: Array<() => void> = []
+  let lastDropped: { seq: number; ts: Timestamp } | undefined
+  // A Set keeps adding and removing waiters O(1): hundreds of cursors wait at once.
+  let waiters = new Set<() => void>()
 
   const compact = () => {
-    const excess = entries.length - head - options.maxEntries
-    if (excess > 0) head += excess
+    const excess = entries.length - head - maxEntries
+    if (excess > 0) {
+      head += excess
+      const dropped = entries[head - 1]
+      lastDropped = { seq: dropped.seq, ts: dropped.ts }
+    }
     if (head > 4096 && head > entries.length / 2) {
       entries.splice(0, head)
       head = 0
@@ -53,7 +64,7 @@ export function createOplog(options: OplogOptions): Oplog {
       entries.push(entry)
       compact()
       const wake = waiters
-      waiters = []
+      waiters = new Set()
       for (const w of wake) w()
       return entry
     },
@@ -63,6 +74,9 @@ export function createOplog(options: OplogOptions): Oplog {
     get first() {
       return entries[head]
     },
+    get lastDropped() {
+      return lastDropped
+    },
     get nextSeq() {
       return nextSeq
     },
@@ -71,6 +85,11 @@ export function createOplog(options: OplogOptions): Oplog {
       if (!first) return []
       const start = head + Math.max(0, afterSeq + 1 - first.seq)
       return entries.slice(start, start + limit)
+    },
+    at(seq) {
+      const first = entries[head]
+      if (!first || seq < first.seq) return undefined
+      return entries[head + (seq - first.seq)]
     },
     seqAtOrAfter(ts) {
       let lo = head
@@ -84,16 +103,16 @@ export function createOplog(options: OplogOptions): Oplog {
     },
     waitForAppend(ms, signal) {
       return new Promise((resolve) => {
-        let timer: NodeJS.Timeout | undefined
+        if (signal?.aborted) return resolve()
         const done = () => {
-          if (timer) clearTimeout(timer)
+          clearTimeout(timer)
           signal?.removeEventListener('abort', done)
-          waiters = waiters.filter((w) => w !== done)
+          waiters.delete(done)
           resolve()
         }
-        timer = setTimeout(done, ms)
+        const timer = setTimeout(done, Math.max(0, ms))
         signal?.addEventListener('abort', done, { once: true })
-        waiters.push(done)
+        waiters.add(done)
       })
     },
   }

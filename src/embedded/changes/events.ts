@@ -1,0 +1,211 @@
+/**
+ * Oplog entries as change events: which entries a stream sees, which end it, and the events themselves with
+ * exactly MongoDB 7.0's fields in MongoDB's order (see the server's change_stream_event_transform.cpp).
+ */
+import { calculateObjectSize, type Document } from 'bson'
+import type { Namespace, OplogEntry } from '../types.js'
+import { noMatchingDocument } from './errors.js'
+import type { BeforeChangeMode, FullDocumentMode, StreamScope } from './spec.js'
+import { eventPoint, tokenDocument } from './tokens.js'
+import { describeUpdate, type UpdateDescription } from './update-description.js'
+
+export interface StorageLookup {
+  findByKey(ns: Namespace, documentKey: Document): Document | undefined
+}
+
+const INTERNAL_DBS = new Set(['admin', 'config', 'local'])
+const isSystem = (coll: string) => coll.startsWith('system.')
+
+function inScope(ns: Namespace, scope: StreamScope): boolean {
+  switch (scope.kind) {
+    case 'collection':
+      return ns.db === scope.db && ns.coll === scope.coll
+    case 'database':
+      return ns.db === scope.db && !isSystem(ns.coll)
+    case 'cluster':
+      return !INTERNAL_DBS.has(ns.db) && !isSystem(ns.coll)
+  }
+}
+
+/** Whether a stream with this scope reports the entry (before its own pipeline stages). */
+export function isVisible(entry: OplogEntry, scope: StreamScope): boolean {
+  switch (entry.op) {
+    case 'dropDatabase':
+      // Collection streams only see the drop of their collection that precedes it.
+      if (scope.kind === 'collection') return false
+      return scope.kind === 'database' ? entry.ns.db === scope.db : !INTERNAL_DBS.has(entry.ns.db)
+    case 'rename': {
+      // The command is logged on the source database: streams of the target database alone never see it.
+      const onWatchedDb = scope.kind === 'cluster' ? !INTERNAL_DBS.has(entry.ns.db) : entry.ns.db === scope.db
+      return onWatchedDb && (inScope(entry.ns, scope) || inScope(entry.to, scope))
+    }
+    default:
+      return inScope(entry.ns, scope)
+  }
+}
+
+/** Whether the entry, once reported, ends the stream with an `invalidate` event. */
+export function invalidates(entry: OplogEntry, scope: StreamScope): boolean {
+  switch (scope.kind) {
+    case 'collection':
+      return entry.op === 'drop' || entry.op === 'rename'
+    case 'database':
+      return entry.op === 'dropDatabase'
+    case 'cluster':
+      return false
+  }
+}
+
+export interface EventOptions {
+  readonly fullDocument: FullDocumentMode
+  readonly fullDocumentBeforeChange: BeforeChangeMode
+  readonly storage: StorageLookup
+}
+
+export interface BuiltEvent {
+  readonly doc: Document
+  /** BSON size of `doc`. */
+  readonly size: number
+}
+
+/**
+ * Builds events once per oplog entry and image options, for every cursor that reads the entry: all streams
+ * that see an entry get the same event (documents are shared and never written to). updateLookup events are
+ * built per read, since they show the document as it is at that moment.
+ */
+export function createEventCache() {
+  const descriptions = new WeakMap<OplogEntry, UpdateDescription>()
+  const built = new WeakMap<OplogEntry, Map<string, BuiltEvent>>()
+  const describe = (entry: OplogEntry & { before: Document; after: Document }) => {
+    let description = descriptions.get(entry)
+    if (!description) {
+      description = describeUpdate(entry.before, entry.after)
+      descriptions.set(entry, description)
+    }
+    return description
+  }
+  return {
+    event(entry: OplogEntry, options: EventOptions): BuiltEvent {
+      if (options.fullDocument === 'updateLookup' && entry.op === 'update') {
+        const doc = buildEvent(entry, options, describe)
+        return { doc, size: calculateObjectSize(doc) }
+      }
+      const key = `${options.fullDocument}/${options.fullDocumentBeforeChange}`
+      let byOptions = built.get(entry)
+      if (!byOptions) {
+        byOptions = new Map()
+        built.set(entry, byOptions)
+      }
+      let event = byOptions.get(key)
+      if (!event) {
+        const doc = buildEvent(entry, options, describe)
+        event = { doc, size: calculateObjectSize(doc) }
+        byOptions.set(key, event)
+      }
+      return event
+    },
+  }
+}
+
+export type EventCache = ReturnType<typeof createEventCache>
+
+const nsDoc = (ns: Namespace): Document => ({ db: ns.db, coll: ns.coll })
+
+function notFoundDetail(entry: OplogEntry): string {
+  const coll = 'coll' in entry.ns ? `, coll: "${entry.ns.coll}"` : ''
+  return `{operationType: "${entry.op}", ns: {db: "${entry.ns.db}"${coll}}, clusterTime: Timestamp(${entry.ts.t}, ${entry.ts.i})}`
+}
+
+function preImage(entry: OplogEntry & { before: Document }, mode: BeforeChangeMode): Document | null {
+  if (entry.imagesRecorded) return entry.before
+  if (mode === 'required') {
+    throw noMatchingDocument(
+      'Change stream was configured to require a pre-image for all update, delete and replace events, ' +
+        `but the pre-image was not found for event: ${notFoundDetail(entry)}`,
+    )
+  }
+  return null
+}
+
+function postImage(entry: OplogEntry & { op: 'update'; ns: Namespace; documentKey: Document; after: Document }, options: EventOptions): Document | null {
+  if (options.fullDocument === 'updateLookup') return options.storage.findByKey(entry.ns, entry.documentKey) ?? null
+  if (entry.imagesRecorded) return entry.after
+  if (options.fullDocument === 'required') {
+    throw noMatchingDocument(
+      'Change stream was configured to require a post-image for all update events, ' +
+        `but the post-image was not found for event: ${notFoundDetail(entry)}`,
+    )
+  }
+  return null
+}
+
+/** The change event for a visible entry; images are looked up now, as the server does when it reads them. */
+export function buildEvent(
+  entry: OplogEntry,
+  options: EventOptions,
+  describe: (entry: OplogEntry & { before: Document; after: Document }) => UpdateDescription = (e) => describeUpdate(e.before, e.after),
+): Document {
+  const head = (doc: Document = {}): Document => {
+    doc._id = tokenDocument(eventPoint(entry.ts, entry.seq))
+    doc.operationType = entry.op
+    doc.clusterTime = entry.ts
+    doc.wallTime = entry.wallTime
+    return doc
+  }
+  const withPreImage = entry.op !== 'insert' && options.fullDocumentBeforeChange !== 'off'
+  switch (entry.op) {
+    case 'insert': {
+      const event = head()
+      event.fullDocument = entry.after
+      event.ns = nsDoc(entry.ns)
+      event.documentKey = entry.documentKey
+      return event
+    }
+    case 'update': {
+      const event = head()
+      // The pre-image is looked up before the post-image, so a missing one is what a 'required' stream reports.
+      const before = withPreImage ? preImage(entry, options.fullDocumentBeforeChange) : undefined
+      if (options.fullDocument !== 'default') event.fullDocument = postImage(entry, options)
+      event.ns = nsDoc(entry.ns)
+      event.documentKey = entry.documentKey
+      event.updateDescription = describe(entry)
+      if (before !== undefined) event.fullDocumentBeforeChange = before
+      return event
+    }
+    case 'replace':
+    case 'delete': {
+      const event = head()
+      if (entry.op === 'replace') event.fullDocument = entry.after
+      event.ns = nsDoc(entry.ns)
+      event.documentKey = entry.documentKey
+      if (withPreImage) event.fullDocumentBeforeChange = preImage(entry, options.fullDocumentBeforeChange)
+      return event
+    }
+    case 'drop': {
+      const event = head()
+      event.ns = nsDoc(entry.ns)
+      return event
+    }
+    case 'rename': {
+      // The server adds `to` before anything else, so it comes first.
+      const event = head({ to: nsDoc(entry.to) })
+      event.ns = nsDoc(entry.ns)
+      return event
+    }
+    case 'dropDatabase': {
+      const event = head()
+      event.ns = { db: entry.ns.db }
+      return event
+    }
+  }
+}
+
+/** The `invalidate` that follows an invalidating entry: same position, flagged so it sorts after it. */
+export function buildInvalidate(entry: OplogEntry): Document {
+  return {
+    _id: tokenDocument(eventPoint(entry.ts, entry.seq, true)),
+    operationType: 'invalidate',
+    clusterTime: entry.ts,
+    wallTime: entry.wallTime,
+  }
+}
