@@ -1,0 +1,198 @@
+import { createHmac, randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+
+/**
+ * Gateway configuration, read from the environment once at start. This module is the only reader of
+ * `process.env`.
+ *
+ * | variable | meaning | default |
+ * |---|---|---|
+ * | `PORT`, `HOST` | listen address | `4000`, `127.0.0.1` |
+ * | `MONGODB_URI` | replica set to watch (`mongodb://` or `mongodb+srv://`); absent = embedded server | absent |
+ * | `MONGODB_DB` | database holding the collections | `changegate` |
+ * | `REDIS_URL` | Redis for cross-node fan-out (`redis://` or `rediss://`); absent = single node | absent |
+ * | `CHANGEGATE_JWT_SECRET` | HS256 secret for bearer tokens, at least 32 characters | embedded mode: random; otherwise required |
+ * | `CHANGEGATE_NODE_ID` | node name in status and leases | `hostname-pid` |
+ * | `CHANGEGATE_CURSOR_SECRET` | HMAC key for cursors, shared by every node; at least 16 characters | HMAC-SHA256(JWT secret, `changegate-cursor`) |
+ * | `CHANGEGATE_ALLOWED_ORIGINS` | comma list of browser origins (`https://host[:port]`) allowed to open WebSockets | same-origin only |
+ * | `CHANGEGATE_MAX_SUBSCRIPTIONS_PER_SOCKET` | subscriptions one socket may hold | `100` |
+ * | `CHANGEGATE_MAX_PAYLOAD_BYTES` | largest WebSocket message accepted | `65536` |
+ * | `CHANGEGATE_CONNECTION_INIT_TIMEOUT_MS` | time a socket has to send `connection_init` | `3000` |
+ * | `NODE_ENV` | `production`: introspection and field suggestions off | dev mode |
+ * | `CHANGEGATE_DEMO` | `1`: seed demo data and write demo traffic; `0`: off | `1` in embedded mode, else `0` |
+ * | `CHANGEGATE_SUBSCRIPTION_BUFFER` | events buffered per subscription before it ends with `SLOW_CONSUMER` | `1024` |
+ * | `CHANGEGATE_LOG_LEVEL` | `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent` | `info` |
+ *
+ * Empty values count as absent.
+ */
+export interface Config {
+  readonly port: number
+  readonly host: string
+  readonly mongodbUri: string | undefined
+  readonly mongodbDb: string
+  readonly redisUrl: string | undefined
+  readonly jwtSecret: string
+  /** True when no `CHANGEGATE_JWT_SECRET` was given (embedded mode): the secret is random for this process. */
+  readonly jwtSecretGenerated: boolean
+  readonly nodeId: string
+  readonly cursorSecret: string
+  readonly allowedOrigins: readonly string[] | 'same-origin'
+  readonly maxSubscriptionsPerSocket: number
+  readonly maxPayloadBytes: number
+  readonly connectionInitTimeoutMs: number
+  readonly production: boolean
+  readonly demo: boolean
+  readonly subscriptionBufferSize: number
+  readonly logLevel: LogLevel
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+/** Invalid configuration; the message is one line naming the variable (and never echoes a secret). */
+export class ConfigError extends Error {
+  readonly variable: string
+
+  constructor(variable: string, message: string) {
+    super(message)
+    this.name = 'ConfigError'
+    this.variable = variable
+  }
+}
+
+export const MIN_JWT_SECRET_LENGTH = 32
+export const MIN_CURSOR_SECRET_LENGTH = 16
+
+type Env = Record<string, string | undefined>
+
+const read = (env: Env, name: string): string | undefined => {
+  const value = env[name]?.trim()
+  return value ? value : undefined
+}
+
+const quote = (value: string) => JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number, what: string): number {
+  const raw = read(env, name)
+  if (raw === undefined) return fallback
+  const value = /^\d+$/.test(raw) ? Number(raw) : NaN
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `${name} must be ${what}, got ${quote(raw)}`)
+  }
+  return value
+}
+
+const positive = (env: Env, name: string, fallback: number) =>
+  integer(env, name, fallback, 1, Number.MAX_SAFE_INTEGER, 'a positive integer')
+
+function url(env: Env, name: string, schemes: readonly string[]): string | undefined {
+  const raw = read(env, name)
+  if (raw === undefined) return undefined
+  if (!schemes.some((s) => raw.startsWith(`${s}://`) && raw.length > s.length + 3)) {
+    const list = schemes.map((s) => `${s}://`).join(' or ')
+    // the URI may carry a password: name the variable and the rule, not the value
+    throw new ConfigError(name, `${name} must start with ${list}`)
+  }
+  return raw
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name)
+  if (raw === undefined) return fallback
+  if (raw === '1') return true
+  if (raw === '0') return false
+  throw new ConfigError(name, `${name} must be 1 or 0, got ${quote(raw)}`)
+}
+
+const ORIGIN_SHAPE = /^https?:\/\/[^/?#@\s]+$/i
+
+function origins(env: Env, name: string): readonly string[] | 'same-origin' {
+  const raw = read(env, name)
+  if (raw === undefined) return 'same-origin'
+  const list: string[] = []
+  for (const entry of raw.split(',').map((s) => s.trim())) {
+    if (!entry) continue
+    let origin: string | undefined
+    if (ORIGIN_SHAPE.test(entry)) {
+      try {
+        origin = new URL(entry).origin
+      } catch {
+        origin = undefined
+      }
+    }
+    if (!origin || origin === 'null') {
+      throw new ConfigError(name, `${name} entries must be origins like https://app.example.com[:port], got ${quote(entry)}`)
+    }
+    if (!list.includes(origin)) list.push(origin)
+  }
+  return list.length === 0 ? 'same-origin' : list
+}
+
+const NODE_ID = /^[\x21-\x7e]{1,128}$/
+const DB_NAME = /^[^/\\. "$*<>:|?]{1,63}$/
+
+/** Reads and validates the configuration; throws {@link ConfigError} on the first invalid variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const port = integer(env, 'PORT', 4000, 0, 65535, 'an integer 0-65535')
+  const host = read(env, 'HOST') ?? '127.0.0.1'
+  const mongodbUri = url(env, 'MONGODB_URI', ['mongodb', 'mongodb+srv'])
+  const mongodbDb = read(env, 'MONGODB_DB') ?? 'changegate'
+  if (!DB_NAME.test(mongodbDb)) {
+    throw new ConfigError('MONGODB_DB', `MONGODB_DB must be a database name (1-63 characters, none of /\\. "$*<>:|?), got ${quote(mongodbDb)}`)
+  }
+  const redisUrl = url(env, 'REDIS_URL', ['redis', 'rediss'])
+
+  const givenSecret = read(env, 'CHANGEGATE_JWT_SECRET')
+  if (givenSecret === undefined && mongodbUri !== undefined) {
+    throw new ConfigError(
+      'CHANGEGATE_JWT_SECRET',
+      `CHANGEGATE_JWT_SECRET is required when MONGODB_URI is set (at least ${MIN_JWT_SECRET_LENGTH} characters)`,
+    )
+  }
+  if (givenSecret !== undefined && givenSecret.length < MIN_JWT_SECRET_LENGTH) {
+    throw new ConfigError(
+      'CHANGEGATE_JWT_SECRET',
+      `CHANGEGATE_JWT_SECRET must be at least ${MIN_JWT_SECRET_LENGTH} characters, got ${givenSecret.length}`,
+    )
+  }
+  const jwtSecret = givenSecret ?? randomBytes(32).toString('hex')
+
+  const givenCursorSecret = read(env, 'CHANGEGATE_CURSOR_SECRET')
+  if (givenCursorSecret !== undefined && givenCursorSecret.length < MIN_CURSOR_SECRET_LENGTH) {
+    throw new ConfigError(
+      'CHANGEGATE_CURSOR_SECRET',
+      `CHANGEGATE_CURSOR_SECRET must be at least ${MIN_CURSOR_SECRET_LENGTH} characters, got ${givenCursorSecret.length}`,
+    )
+  }
+
+  const givenNodeId = read(env, 'CHANGEGATE_NODE_ID')
+  const nodeId = givenNodeId ?? `${hostname()}-${process.pid}`
+  if (givenNodeId !== undefined && !NODE_ID.test(givenNodeId)) {
+    throw new ConfigError('CHANGEGATE_NODE_ID', `CHANGEGATE_NODE_ID must be 1-128 printable characters without spaces, got ${quote(nodeId)}`)
+  }
+
+  const logLevel = read(env, 'CHANGEGATE_LOG_LEVEL') ?? 'info'
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError('CHANGEGATE_LOG_LEVEL', `CHANGEGATE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${quote(logLevel)}`)
+  }
+
+  return {
+    port,
+    host,
+    mongodbUri,
+    mongodbDb,
+    redisUrl,
+    jwtSecret,
+    jwtSecretGenerated: givenSecret === undefined,
+    nodeId,
+    cursorSecret: givenCursorSecret ?? createHmac('sha256', jwtSecret).update('changegate-cursor').digest('hex'),
+    allowedOrigins: origins(env, 'CHANGEGATE_ALLOWED_ORIGINS'),
+    maxSubscriptionsPerSocket: positive(env, 'CHANGEGATE_MAX_SUBSCRIPTIONS_PER_SOCKET', 100),
+    maxPayloadBytes: positive(env, 'CHANGEGATE_MAX_PAYLOAD_BYTES', 65536),
+    connectionInitTimeoutMs: positive(env, 'CHANGEGATE_CONNECTION_INIT_TIMEOUT_MS', 3000),
+    production: read(env, 'NODE_ENV') === 'production',
+    demo: flag(env, 'CHANGEGATE_DEMO', mongodbUri === undefined),
+    subscriptionBufferSize: positive(env, 'CHANGEGATE_SUBSCRIPTION_BUFFER', 1024),
+    logLevel: logLevel as LogLevel,
+  }
+}

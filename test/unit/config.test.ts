@@ -1,0 +1,145 @@
+import { createHmac } from 'node:crypto'
+import { hostname } from 'node:os'
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from '../../src/config/index.js'
+
+const SECRET = 'x'.repeat(32)
+const REAL = { MONGODB_URI: 'mongodb://db1:27017,db2:27017/?replicaSet=rs0', CHANGEGATE_JWT_SECRET: SECRET }
+
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) return error
+    throw error
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults in embedded mode', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({
+      port: 4000,
+      host: '127.0.0.1',
+      mongodbUri: undefined,
+      mongodbDb: 'changegate',
+      redisUrl: undefined,
+      jwtSecretGenerated: true,
+      nodeId: `${hostname()}-${process.pid}`,
+      allowedOrigins: 'same-origin',
+      maxSubscriptionsPerSocket: 100,
+      maxPayloadBytes: 65536,
+      connectionInitTimeoutMs: 3000,
+      production: false,
+      demo: true,
+      subscriptionBufferSize: 1024,
+      logLevel: 'info',
+    })
+    expect(config.jwtSecret).toMatch(/^[0-9a-f]{64}$/)
+    expect(loadConfig({}).jwtSecret).not.toBe(config.jwtSecret)
+  })
+
+  it('derives the cursor secret from the JWT secret unless one is given', () => {
+    const derived = createHmac('sha256', SECRET).update('changegate-cursor').digest('hex')
+    expect(loadConfig({ CHANGEGATE_JWT_SECRET: SECRET }).cursorSecret).toBe(derived)
+    expect(loadConfig({ CHANGEGATE_JWT_SECRET: SECRET, CHANGEGATE_CURSOR_SECRET: 'shared-cursor-secret' }).cursorSecret).toBe(
+      'shared-cursor-secret',
+    )
+  })
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      ...REAL,
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      MONGODB_DB: 'shop',
+      REDIS_URL: 'rediss://cache:6380/0',
+      CHANGEGATE_NODE_ID: 'node-a',
+      CHANGEGATE_ALLOWED_ORIGINS: ' https://app.example.com , http://localhost:3000,HTTPS://Admin.Example.com:8443 ',
+      CHANGEGATE_MAX_SUBSCRIPTIONS_PER_SOCKET: '5',
+      CHANGEGATE_MAX_PAYLOAD_BYTES: '1024',
+      CHANGEGATE_CONNECTION_INIT_TIMEOUT_MS: '500',
+      NODE_ENV: 'production',
+      CHANGEGATE_DEMO: '1',
+      CHANGEGATE_SUBSCRIPTION_BUFFER: '16',
+      CHANGEGATE_LOG_LEVEL: 'warn',
+    })
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      mongodbUri: REAL.MONGODB_URI,
+      mongodbDb: 'shop',
+      redisUrl: 'rediss://cache:6380/0',
+      jwtSecret: SECRET,
+      jwtSecretGenerated: false,
+      nodeId: 'node-a',
+      allowedOrigins: ['https://app.example.com', 'http://localhost:3000', 'https://admin.example.com:8443'],
+      maxSubscriptionsPerSocket: 5,
+      maxPayloadBytes: 1024,
+      connectionInitTimeoutMs: 500,
+      production: true,
+      demo: true,
+      subscriptionBufferSize: 16,
+      logLevel: 'warn',
+    })
+  })
+
+  it('turns the demo off by default with a real replica set, and on request in embedded mode', () => {
+    expect(loadConfig(REAL).demo).toBe(false)
+    expect(loadConfig({ CHANGEGATE_DEMO: '0' }).demo).toBe(false)
+    expect(loadConfig({ MONGODB_URI: 'mongodb+srv://cluster.example.net', CHANGEGATE_JWT_SECRET: SECRET }).mongodbUri).toBe(
+      'mongodb+srv://cluster.example.net',
+    )
+  })
+
+  it('accepts port 0 and treats empty values as absent', () => {
+    expect(loadConfig({ PORT: '0' }).port).toBe(0)
+    expect(loadConfig({ PORT: '', MONGODB_URI: '', CHANGEGATE_ALLOWED_ORIGINS: ' , ' })).toMatchObject({
+      port: 4000,
+      mongodbUri: undefined,
+      allowedOrigins: 'same-origin',
+    })
+  })
+
+  it('only production NODE_ENV means production', () => {
+    expect(loadConfig({ NODE_ENV: 'development' }).production).toBe(false)
+    expect(loadConfig({ NODE_ENV: 'test' }).production).toBe(false)
+  })
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT', 'PORT must be an integer 0-65535, got "abc"'],
+    [{ PORT: '65536' }, 'PORT', 'PORT must be an integer 0-65535, got "65536"'],
+    [{ PORT: '-1' }, 'PORT', 'PORT must be an integer 0-65535, got "-1"'],
+    [{ PORT: '80.5' }, 'PORT', 'PORT must be an integer 0-65535, got "80.5"'],
+    [{ MONGODB_URI: 'http://db:27017' }, 'MONGODB_URI', 'MONGODB_URI must start with mongodb:// or mongodb+srv://'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL', 'REDIS_URL must start with redis:// or rediss://'],
+    [{ MONGODB_DB: 'a.b' }, 'MONGODB_DB', 'MONGODB_DB must be a database name'],
+    [{ MONGODB_URI: REAL.MONGODB_URI }, 'CHANGEGATE_JWT_SECRET', 'CHANGEGATE_JWT_SECRET is required when MONGODB_URI is set'],
+    [{ CHANGEGATE_JWT_SECRET: 'short' }, 'CHANGEGATE_JWT_SECRET', 'CHANGEGATE_JWT_SECRET must be at least 32 characters, got 5'],
+    [{ CHANGEGATE_CURSOR_SECRET: 'short' }, 'CHANGEGATE_CURSOR_SECRET', 'CHANGEGATE_CURSOR_SECRET must be at least 16 characters'],
+    [{ CHANGEGATE_ALLOWED_ORIGINS: 'https://ok.example.com,example.com' }, 'CHANGEGATE_ALLOWED_ORIGINS', 'got "example.com"'],
+    [{ CHANGEGATE_ALLOWED_ORIGINS: 'https://app.example.com/path' }, 'CHANGEGATE_ALLOWED_ORIGINS', 'must be origins'],
+    [{ CHANGEGATE_ALLOWED_ORIGINS: '*' }, 'CHANGEGATE_ALLOWED_ORIGINS', 'must be origins'],
+    [{ CHANGEGATE_ALLOWED_ORIGINS: 'ftp://files.example.com' }, 'CHANGEGATE_ALLOWED_ORIGINS', 'must be origins'],
+    [{ CHANGEGATE_MAX_SUBSCRIPTIONS_PER_SOCKET: '0' }, 'CHANGEGATE_MAX_SUBSCRIPTIONS_PER_SOCKET', 'must be a positive integer, got "0"'],
+    [{ CHANGEGATE_MAX_PAYLOAD_BYTES: '1e6' }, 'CHANGEGATE_MAX_PAYLOAD_BYTES', 'must be a positive integer'],
+    [{ CHANGEGATE_CONNECTION_INIT_TIMEOUT_MS: 'soon' }, 'CHANGEGATE_CONNECTION_INIT_TIMEOUT_MS', 'must be a positive integer'],
+    [{ CHANGEGATE_SUBSCRIPTION_BUFFER: '-5' }, 'CHANGEGATE_SUBSCRIPTION_BUFFER', 'must be a positive integer'],
+    [{ CHANGEGATE_DEMO: 'yes' }, 'CHANGEGATE_DEMO', 'CHANGEGATE_DEMO must be 1 or 0, got "yes"'],
+    [{ CHANGEGATE_LOG_LEVEL: 'loud' }, 'CHANGEGATE_LOG_LEVEL', 'CHANGEGATE_LOG_LEVEL must be one of'],
+    [{ CHANGEGATE_NODE_ID: 'node a' }, 'CHANGEGATE_NODE_ID', 'CHANGEGATE_NODE_ID must be'],
+  ])('rejects %j naming %s', (env, variable, message) => {
+    const error = configError(env)
+    expect(error.variable).toBe(variable)
+    expect(error.message).toContain(message)
+    expect(error.message).not.toContain('\n')
+  })
+
+  it('never echoes a secret or a connection string in its errors', () => {
+    expect(configError({ CHANGEGATE_JWT_SECRET: 'hunter2-hunter2' }).message).not.toContain('hunter2')
+    expect(configError({ CHANGEGATE_CURSOR_SECRET: 'hunter2' }).message).not.toContain('hunter2')
+    expect(configError({ MONGODB_URI: 'mongo://admin:hunter2@db' }).message).not.toContain('hunter2')
+    expect(configError({ REDIS_URL: 'http://:hunter2@cache' }).message).not.toContain('hunter2')
+  })
+})
