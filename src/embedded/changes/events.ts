@@ -127,7 +127,7 @@ function preImage(entry: OplogEntry & { before: Document }, mode: BeforeChangeMo
   return null
 }
 
-function postImage(entry: OplogEntry & { op: 'update'; ns: Namespace; documentKey: Document; after: Document }, options: EventOptions): Document | null {
+function postImage(entry: { ns: Namespace; documentKey: Document; after: Document } & OplogEntry, options: EventOptions): Document | null {
   if (options.fullDocument === 'updateLookup') return options.storage.findByKey(entry.ns, entry.documentKey) ?? null
   if (entry.imagesRecorded) return entry.after
   if (options.fullDocument === 'required') {
