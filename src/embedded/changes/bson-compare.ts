@@ -3,7 +3,7 @@
  * holds them: plain JS numbers, strings, booleans, Dates, RegExps, arrays and objects, plus the `bson`
  * package's classes (ObjectId, Long, Double, Int32, Decimal128, Timestamp, Binary, MinKey, MaxKey, ...).
  */
-import { Binary, Decimal128, Double, Int32, Long, ObjectId, Timestamp } from 'bson'
+import type { Binary, Decimal128, Double, Int32, Long, ObjectId, Timestamp } from 'bson'
 
 /** MongoDB's canonical type order: values of different canonical types compare by this rank. */
 export const CanonicalType = {
@@ -83,12 +83,17 @@ const sign = (n: number) => (n < 0 ? -1 : n > 0 ? 1 : 0)
 /** A number-like value as a JS number or bigint (bigint only where a Long exceeds 2^53). */
 function numeric(v: unknown): number | bigint {
   if (typeof v === 'number' || typeof v === 'bigint') return v
-  if (v instanceof Int32 || v instanceof Double) return v.value
-  if (v instanceof Long) {
-    const n = v.toNumber()
-    return Number.isSafeInteger(n) ? n : v.toBigInt()
+  switch (typeof v === 'object' && v !== null ? bsontype(v) : undefined) {
+    case 'Int32':
+    case 'Double':
+      return (v as Int32 | Double).value
+    case 'Long': {
+      const n = (v as Long).toNumber()
+      return Number.isSafeInteger(n) ? n : (v as Long).toBigInt()
+    }
+    case 'Decimal128':
+      return Number((v as Decimal128).toString())
   }
-  if (v instanceof Decimal128) return Number(v.toString())
   return NaN
 }
 

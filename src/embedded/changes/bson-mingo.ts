@@ -4,7 +4,6 @@
  * and expression operators replace its comparison operators with MongoDB's order (bson-compare.ts), including
  * numbers across Int32/Double/Long/Decimal128, `null` matching missing fields and type bracketing for ranges.
  */
-import { Decimal128, Double, Int32, Long } from 'bson'
 import { Aggregator } from 'mingo/aggregator'
 import { Context, evalExpr } from 'mingo/core'
 import * as accumulatorOperators from 'mingo/operators/accumulator'
@@ -50,11 +49,13 @@ function isIn(lhs: unknown, rhs: unknown, depth: number): boolean {
   })
 }
 
+const bsontype = (v: unknown) => (typeof v === 'object' && v !== null ? (v as { _bsontype?: string })._bsontype : undefined)
+
 const fitsInt32 = (n: number) => Number.isInteger(n) && n >= -0x80000000 && n <= 0x7fffffff && !Object.is(n, -0)
 
 /** `$type` aliases and numbers, for values in the embedded server's stored form (see bson-values.ts). */
 const TYPE_TESTS: Record<string, (v: unknown) => boolean> = {
-  double: (v) => (typeof v === 'number' && !fitsInt32(v)) || v instanceof Double,
+  double: (v) => (typeof v === 'number' && !fitsInt32(v)) || bsontype(v) === 'Double',
   string: (v) => typeof v === 'string',
   object: (v) => canonicalType(v) === CanonicalType.object,
   array: (v) => Array.isArray(v),
@@ -67,10 +68,10 @@ const TYPE_TESTS: Record<string, (v: unknown) => boolean> = {
   regex: (v) => canonicalType(v) === CanonicalType.regex,
   javascript: (v) => canonicalType(v) === CanonicalType.code,
   javascriptWithScope: (v) => canonicalType(v) === CanonicalType.codeWithScope,
-  int: (v) => (typeof v === 'number' && fitsInt32(v)) || v instanceof Int32,
+  int: (v) => (typeof v === 'number' && fitsInt32(v)) || bsontype(v) === 'Int32',
   timestamp: (v) => canonicalType(v) === CanonicalType.timestamp,
-  long: (v) => v instanceof Long,
-  decimal: (v) => v instanceof Decimal128,
+  long: (v) => bsontype(v) === 'Long',
+  decimal: (v) => bsontype(v) === 'Decimal128',
   minKey: (v) => canonicalType(v) === CanonicalType.minKey,
   maxKey: (v) => canonicalType(v) === CanonicalType.maxKey,
   number: (v) => canonicalType(v) === CanonicalType.number,

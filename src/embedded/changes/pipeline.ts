@@ -2,8 +2,8 @@
  * The stages a client puts after `$changeStream`: checked as MongoDB 7.0 checks them when the stream opens,
  * then run on each event with mingo (with MongoDB's BSON comparisons, see bson-mingo.ts).
  */
-import type { Document } from 'bson'
-import { deepCopy, isPlainObject, toLoose } from '../bson-values.js'
+import type { Document, Double, Int32, Long } from 'bson'
+import { deepCopy, isPlainObject } from '../bson-values.js'
 import { MongoCommandError } from '../types.js'
 import { createBsonAggregator, createBsonQuery } from './bson-mingo.js'
 import { badValue, illegalOperation, locationError } from './errors.js'
@@ -99,9 +99,33 @@ export function compileUserStages(stages: readonly unknown[]): EventTransform {
       }
       return // events here never reach 16MB, so there is nothing to split
     }
-    steps.push(compileStage(name, toLoose(spec)))
+    steps.push(compileStage(name, plainNumbers(spec)))
   })
   return runSteps(steps)
+}
+
+/**
+ * Stage specifications arrive with numbers wrapped (Int32, Double, Long): mingo reads those as documents.
+ * Comparisons do not need this (bson-mingo compares wrapped numbers), projections and expressions do.
+ */
+function plainNumbers(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null) return v
+  if (Array.isArray(v)) return v.map(plainNumbers)
+  if (isPlainObject(v)) {
+    const out: Document = {}
+    for (const key of Object.keys(v)) out[key] = plainNumbers(v[key])
+    return out
+  }
+  switch ((v as { _bsontype?: string })._bsontype) {
+    case 'Int32':
+    case 'Double':
+      return (v as Int32 | Double).value
+    case 'Long': {
+      const n = (v as Long).toNumber()
+      return Number.isSafeInteger(n) ? n : v
+    }
+  }
+  return v
 }
 
 function compileStage(name: string, spec: unknown): Step {

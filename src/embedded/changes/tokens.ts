@@ -1,7 +1,7 @@
 /**
  * Resume tokens: `{ _data: '<hex>' }`, opaque to clients, totally ordered by plain string comparison.
  *
- * Layout (upper-case hex, fixed width, 40 characters):
+ * Layout (upper-case hex, fixed width, 38 characters):
  *   82 TTTTTTTT IIIIIIII   cluster time, as MongoDB's KeyString encodes a Timestamp (type byte 0x82, then t and i)
  *   01                     token format version
  *   KK                     00 = high-water mark, 80 = event (a high-water mark sorts before events of its time)
@@ -24,7 +24,7 @@ export interface ResumePoint {
   readonly fromInvalidate: boolean
 }
 
-const TOKEN_LENGTH = 40
+const TOKEN_LENGTH = 38
 const HEX = /^[0-9A-Fa-f]*$/
 
 const hex = (n: number, width: number) => n.toString(16).toUpperCase().padStart(width, '0')
@@ -87,7 +87,7 @@ export function decodeToken(token: unknown): ResumePoint {
   if (version !== TOKEN_VERSION) throw locationError(50795, `Invalid Resume Token: unsupported version ${version}`)
   const kind = upper.slice(20, 22)
   if (kind !== '00' && kind !== '80') throw locationError(51057, `Token type ${parseInt(kind, 16)} not recognized`)
-  const flag = upper.slice(38, 40)
+  const flag = upper.slice(36, 38)
   if (flag !== '00' && flag !== '01') throw locationError(50870, 'Resume Token fromInvalidate is not a boolean.')
   const seq = parseInt(upper.slice(22, 36), 16)
   if (seq > Number.MAX_SAFE_INTEGER) throw failedToParse('resume token position out of range')
