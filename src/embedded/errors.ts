@@ -58,6 +58,9 @@ export const ErrorCode = {
   NotPrimaryNoSecondaryOk: 13435,
   NotPrimaryOrSecondary: 13436,
   Location51024: 51024,
+  Location40324: 40324,
+  CannotCreateIndex: 67,
+  Location40602: 40602,
 } as const
 
 const names = new Map<number, string>(Object.entries(ErrorCode).map(([name, code]) => [code, name]))

@@ -4,7 +4,8 @@ import { isPlainObject, toStoredInPlace } from '../bson-values.js'
 import { ErrorCode, mongoError } from '../errors.js'
 import { MongoCommandError } from '../types.js'
 import type { StoredRecord } from '../storage/query.js'
-import { boolArg, collectionNs } from './args.js'
+import { boolArg, collectionNs, documentArg, numberArg } from './args.js'
+import { executeDelete, executeUpdate } from './write-ops.js'
 import type { Handler, HandlerTable } from './context.js'
 
 export const MAX_USER_DOCUMENT = 16 * 1024 * 1024
@@ -80,4 +81,75 @@ const insert: Handler = (cmd, req, server) => {
   return writeErrors.length ? { n, writeErrors } : { n }
 }
 
-export const writeCommands: HandlerTable = { insert }
+function statements(cmd: Document, field: string, command: string): Document[] {
+  const list = cmd[field]
+  if (!Array.isArray(list)) throw mongoError(ErrorCode.TypeMismatch, `BSON field '${command}.${field}' is missing but a required field`)
+  if (list.length > 100_000) throw mongoError(ErrorCode.InvalidOptions, 'Write batch sizes must be between 1 and 100000.')
+  return list as Document[]
+}
+
+const update: Handler = (cmd, req, server) => {
+  const ns = collectionNs(cmd, req)
+  const updates = statements(cmd, 'updates', 'update')
+  const ordered = boolArg(cmd, 'ordered', true)
+  let n = 0
+  let nModified = 0
+  const upserted: Document[] = []
+  const writeErrors: Document[] = []
+  for (let i = 0; i < updates.length; i++) {
+    try {
+      const stmt = updates[i]
+      if (!isPlainObject(stmt)) throw mongoError(ErrorCode.TypeMismatch, 'update statements must be objects')
+      const outcome = executeUpdate(server.storage, ns, {
+        q: stmt.q as Document,
+        u: stmt.u,
+        upsert: boolArg(stmt, 'upsert', false),
+        multi: boolArg(stmt, 'multi', false),
+        arrayFilters: arrayFiltersArg(stmt),
+        sort: documentArg(stmt, 'sort'),
+      })
+      n += outcome.n
+      nModified += outcome.nModified
+      if (outcome.upsertedId !== undefined) upserted.push({ index: i, _id: outcome.upsertedId })
+    } catch (error) {
+      writeErrors.push(writeError(i, error))
+      if (ordered) break
+    }
+  }
+  const reply: Document = { n, nModified }
+  if (upserted.length) reply.upserted = upserted
+  if (writeErrors.length) reply.writeErrors = writeErrors
+  return reply
+}
+
+export function arrayFiltersArg(doc: Document): Document[] | undefined {
+  const filters = doc.arrayFilters
+  if (filters === undefined || filters === null) return undefined
+  if (!Array.isArray(filters) || !filters.every(isPlainObject)) {
+    throw mongoError(ErrorCode.TypeMismatch, "BSON field 'arrayFilters' is the wrong type, expected type 'array' of objects")
+  }
+  return filters as Document[]
+}
+
+const remove: Handler = (cmd, req, server) => {
+  const ns = collectionNs(cmd, req)
+  const deletes = statements(cmd, 'deletes', 'delete')
+  const ordered = boolArg(cmd, 'ordered', true)
+  let n = 0
+  const writeErrors: Document[] = []
+  for (let i = 0; i < deletes.length; i++) {
+    try {
+      const stmt = deletes[i]
+      if (!isPlainObject(stmt)) throw mongoError(ErrorCode.TypeMismatch, 'delete statements must be objects')
+      const limit = numberArg(stmt, 'limit')
+      if (limit === undefined) throw mongoError(ErrorCode.FailedToParse, "BSON field 'delete.deletes.limit' is missing but a required field")
+      n += executeDelete(server.storage, ns, stmt.q as Document, limit).length
+    } catch (error) {
+      writeErrors.push(writeError(i, error))
+      if (ordered) break
+    }
+  }
+  return writeErrors.length ? { n, writeErrors } : { n }
+}
+
+export const writeCommands: HandlerTable = { insert, update, delete: remove }

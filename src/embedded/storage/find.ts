@@ -19,7 +19,8 @@ export function candidates(coll: Collection, filter: Document | undefined): Iter
     const rec = coll.records.get(key)
     if (rec) out.push(rec)
   }
-  return out
+  // Several ids are read through the _id index, so in _id order.
+  return out.length > 1 ? sortRecords(out, { _id: 1 }) : out
 }
 
 export function selectRecords(coll: Collection | undefined, filter: Document | undefined, options: SelectOptions = {}): StoredRecord[] {

@@ -20,8 +20,15 @@ export type DocumentPredicate = (doc: Document, wrapped?: boolean) => boolean
 /** Turns mingo's errors into MongoDB's BadValue, leaving MongoDB errors as they are. */
 export function asMongoError(error: unknown): Error {
   if (error instanceof Error && error.name === 'MongoCommandError') return error
-  const message = error instanceof Error ? error.message : String(error)
-  return mongoError(ErrorCode.BadValue, message.replace(/^mingo:\s*/, ''))
+  const message = (error instanceof Error ? error.message : String(error)).replace(/^mingo:\s*/, '')
+  // mingo reports unknown operators only in its messages; MongoDB gives them distinct codes.
+  const stage = /unregistered pipeline operator (\$\w+)/.exec(message)
+  if (stage) return mongoError(ErrorCode.Location40324, `Unrecognized pipeline stage name: '${stage[1]}'`)
+  const expression = /(?:accumulator|expression|operator) '?(\$\w+)'? is not registered/.exec(message)
+  if (expression) return mongoError(ErrorCode.InvalidPipelineOperator, `Unrecognized expression '${expression[1]}'`)
+  const query = /unknown query operator (\$\w+)/.exec(message)
+  if (query) return mongoError(ErrorCode.BadValue, `unknown operator: ${query[1]}`)
+  return mongoError(ErrorCode.BadValue, message)
 }
 
 const MATCH_ALL: DocumentPredicate = () => true
