@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest'
+import { GatewayError, ErrorCode } from '../../src/errors.js'
+import { createSubscriberQueue } from '../../src/streams/subscriber-queue.js'
+
+const slow = () => new GatewayError(ErrorCode.SLOW_CONSUMER, 'slow')
+
+describe('subscriber queue', () => {
+  it('delivers values in order to a waiting and to a late consumer', async () => {
+    const queue = createSubscriberQueue<number>({ capacity: 10, onOverflow: slow, onClose: () => undefined })
+    const first = queue.next()
+    queue.push(1)
+    queue.push(2)
+    queue.push(3)
+    expect(await first).toEqual({ value: { value: 1 }, done: false })
+    expect(await queue.next()).toEqual({ value: { value: 2 }, done: false })
+    expect(await queue.next()).toEqual({ value: { value: 3 }, done: false })
+  })
+
+  it('ends a consumer that falls behind with one error instead of growing', async () => {
+    let closed = 0
+    const queue = createSubscriberQueue<number>({ capacity: 3, onOverflow: slow, onClose: () => closed++ })
+    for (let n = 0; n < 10; n++) queue.push(n)
+    expect(queue.size).toBe(1)
+    const item = await queue.next()
+    expect(item.done).toBe(false)
+    expect(item.value?.error?.extensions.code).toBe('SLOW_CONSUMER')
+    expect(await queue.next()).toEqual({ value: undefined, done: true })
+    expect(closed).toBe(1)
+  })
+
+  it('fail() overtakes queued values and ends the iterator', async () => {
+    const queue = createSubscriberQueue<number>({ capacity: 10, onOverflow: slow, onClose: () => undefined })
+    queue.push(1)
+    queue.fail(new GatewayError(ErrorCode.STREAM_INVALIDATED, 'gone'))
+    queue.push(2)
+    const item = await queue.next()
+    expect(item.value?.error?.extensions.code).toBe('STREAM_INVALIDATED')
+    expect((await queue.next()).done).toBe(true)
+  })
+
+  it('return() releases a pending consumer and runs onClose once', async () => {
+    let closed = 0
+    const queue = createSubscriberQueue<number>({ capacity: 10, onOverflow: slow, onClose: () => closed++ })
+    const pending = queue.next()
+    await queue.return!()
+    await queue.return!()
+    expect(await pending).toEqual({ value: undefined, done: true })
+    expect(closed).toBe(1)
+    queue.push(5)
+    expect(queue.size).toBe(0)
+  })
+
+  it('space() waits while the queue is full and resolves as the consumer drains', async () => {
+    const queue = createSubscriberQueue<number>({ capacity: 2, onOverflow: slow, onClose: () => undefined })
+    queue.push(1)
+    queue.push(2)
+    let resolved = false
+    const space = queue.space().then(() => (resolved = true))
+    await new Promise((r) => setTimeout(r, 10))
+    expect(resolved).toBe(false)
+    await queue.next()
+    await space
+    expect(resolved).toBe(true)
+  })
+})
