@@ -1,0 +1,110 @@
+import { Query } from 'mingo'
+import { ObjectId, type Document } from 'mongodb'
+
+/**
+ * Evaluates compiled `$match` stages in the gateway with mingo, with MongoDB's semantics for the BSON values
+ * change events carry.
+ *
+ * Two gaps between mingo and MongoDB are closed by normalising values before matching:
+ * - mingo compares objects of different classes as unequal. This process holds two `ObjectId` classes (the
+ *   driver loads bson's CommonJS build, `import 'bson'` loads its ES module build), so an event decoded by the
+ *   driver and a filter built elsewhere (or an event decoded from EJSON) would never match on ids. Every
+ *   ObjectId becomes the driver's class.
+ * - mingo treats bson number wrappers (Int32, Double, Long, Decimal128, as decoded with promoteValues or
+ *   promoteLongs off, or from canonical EJSON) as opaque objects, so `$gte`/`$lte` never match them. They become
+ *   plain numbers (Decimal128 at double precision).
+ * - MongoDB's NaN equals NaN and fails every other comparison; mingo lets it pass `$gte`/`$lte`. NaN becomes one
+ *   sentinel object, which only equals itself and never compares with numbers.
+ *
+ * Normalising copies only what changes; a driver event with plain values is matched as is. The normalised form
+ * of an event is memoised per event object, so N predicates over one event normalise it once.
+ */
+
+/** An event is a change event document as the driver returns it. */
+export type EventPredicate = (event: Document) => boolean
+export type DocumentPredicate = (doc: Document | null | undefined) => boolean
+
+const QUERY_OPTIONS = { scriptEnabled: false } as const
+
+/** Compiles the `$match` stages of `pipeline` into one predicate (their AND). Other stages are rejected. */
+export function compileEventPredicate(pipeline: Document[]): EventPredicate {
+  const conditions = pipeline.map((stage, n) => {
+    const keys = Object.keys(stage)
+    if (keys.length !== 1 || keys[0] !== '$match') throw new TypeError(`stage ${n} is not a $match stage`)
+    return normalizeBson(stage.$match) as Document
+  })
+  if (conditions.length === 0) return () => true
+  const query = new Query(conditions.length === 1 ? conditions[0] : { $and: conditions }, QUERY_OPTIONS)
+  return (event) => query.test(normalizedEvent(event))
+}
+
+/** Compiles a query on the document itself; null and undefined documents never match. */
+export function compileDocumentPredicate(documentFilter: Document): DocumentPredicate {
+  const query = new Query(normalizeBson(documentFilter) as Document, QUERY_OPTIONS)
+  return (doc) => doc != null && query.test(normalizedEvent(doc))
+}
+
+const memo = new WeakMap<object, Document>()
+
+function normalizedEvent(doc: Document): Document {
+  let normal = memo.get(doc)
+  if (normal === undefined) {
+    normal = normalizeBson(doc) as Document
+    memo.set(doc, normal)
+  }
+  return normal
+}
+
+/**
+ * Returns `value` with every ObjectId of a foreign class re-created as the driver's ObjectId and every bson
+ * number wrapper unwrapped, sharing every part that needed no change (and `value` itself when nothing did).
+ */
+export function normalizeBson(value: unknown): unknown {
+  if (typeof value === 'number') return Number.isNaN(value) ? NAN : value
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined
+    for (let n = 0; n < value.length; n++) {
+      const item = normalizeBson(value[n])
+      if (item !== value[n]) (out ??= value.slice())[n] = item
+    }
+    return out ?? value
+  }
+  const bsontype = (value as { _bsontype?: unknown })._bsontype
+  if (typeof bsontype === 'string') {
+    const normal = normalizeBsonValue(bsontype, value)
+    return typeof normal === 'number' && Number.isNaN(normal) ? NAN : normal
+  }
+  const proto: unknown = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return value
+  let out: Record<string, unknown> | undefined
+  for (const [key, item] of Object.entries(value)) {
+    const normal = normalizeBson(item)
+    if (normal !== item) (out ??= { ...value })[key] = normal
+  }
+  return out ?? value
+}
+
+/** Stands for NaN while matching: an opaque value equal only to itself. */
+class NotANumber {
+  toString() {
+    return 'NaN'
+  }
+}
+const NAN = Object.freeze(new NotANumber())
+
+function normalizeBsonValue(bsontype: string, value: object): unknown {
+  switch (bsontype) {
+    case 'ObjectId':
+      return value instanceof ObjectId ? value : ObjectId.createFromHexString((value as { toHexString(): string }).toHexString())
+    case 'Int32':
+    case 'Double':
+      return (value as { valueOf(): number }).valueOf()
+    case 'Long':
+      return (value as { toNumber(): number }).toNumber()
+    case 'Decimal128':
+      return Number(String(value))
+    default:
+      return value
+  }
+}
