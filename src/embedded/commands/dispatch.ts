@@ -73,7 +73,8 @@ export function createDispatcher(server: ServerParts, table: HandlerTable): Comm
       )
     }
     if (cmd.startTransaction === true || cmd.autocommit === false) {
-      throw mongoError(ErrorCode.IllegalOperation, 'transactions are not supported by the embedded server')
+      // Not IllegalOperation (20): drivers rewrite that code on writes into a misleading retryable-writes message.
+      throw mongoError(ErrorCode.OperationNotSupportedInTransaction, 'transactions are not supported by the embedded server')
     }
     const reply = await handler(cmd, req, server)
     if (reply.ok === undefined) reply.ok = 1
