@@ -107,7 +107,7 @@ describe('indexes', () => {
   it('enforces unique indexes on insert, update and upsert with E11000 details', async () => {
     await coll.createIndex({ email: 1 }, { unique: true })
     await coll.insertOne({ email: 'a@x' })
-    const insertError = await coll.insertOne({ email: 'a@x' }).catch((e: unknown) => e as Document)
+    const insertError = (await coll.insertOne({ email: 'a@x' }).catch((e: unknown) => e)) as Document
     expect(insertError).toMatchObject({ code: 11000, keyPattern: { email: 1 }, keyValue: { email: 'a@x' } })
     expect(insertError.message).toMatch(/E11000 duplicate key error collection: .* index: email_1 dup key: \{ email: "a@x" \}/)
     await coll.insertOne({ email: 'b@x' })
