@@ -1,0 +1,130 @@
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto'
+import { invalidCursor } from '../errors.js'
+import type { ClusterTime, Position } from './position.js'
+
+/**
+ * Cursors: opaque, tamper-evident strings bound to a tenant (and usually a collection) that carry a change
+ * history position.
+ *
+ * Format: `base64url(body) "." base64url(HMAC-SHA256(secret, base64url(body)))`, where body is compact JSON
+ * `{"v":1,"n":tenant,"c":"orders"|"users"|null,"p":position}` and position is `["k",token,t,i]`,
+ * `["k",token]` (token of unknown time) or `["c",t,i]` (cluster time). Every node of a cluster must share the
+ * secret.
+ */
+export interface CursorPayload {
+  readonly tenant: string
+  /** null = valid for either collection (`changeCursor`, `orders.cursor`). */
+  readonly collection: 'orders' | 'users' | null
+  readonly position: Position
+}
+
+export interface CursorCodec {
+  encode(payload: CursorPayload): string
+  /**
+   * Verifies and decodes a client's cursor for a subscription of `expect.tenant` on `expect.collection`. Throws
+   * INVALID_CURSOR when it is malformed, forged, of an unknown version, another tenant's, or bound to the other
+   * collection.
+   */
+  decode(cursor: string, expect: { tenant: string; collection: 'orders' | 'users' }): CursorPayload
+}
+
+export const CURSOR_VERSION = 1
+export const MAX_CURSOR_LENGTH = 2048
+const MAX_TENANT_LENGTH = 128
+const MAX_TOKEN_LENGTH = 512
+const MAC_LENGTH = 43 // base64url of 32 bytes, unpadded
+const BASE64URL = /^[A-Za-z0-9_-]+$/
+const TOKEN = /^[0-9A-F]+$/
+const U32 = 0xffffffff
+
+type WirePosition = readonly ['k', string, number, number] | readonly ['k', string] | readonly ['c', number, number]
+
+export function createCursorCodec(secret: string): CursorCodec {
+  if (typeof secret !== 'string' || secret.length === 0) throw new TypeError('cursor secret must be a non-empty string')
+  const key: KeyObject = createSecretKey(Buffer.from(secret, 'utf8'))
+  const mac = (body: string) => createHmac('sha256', key).update(body).digest()
+
+  return {
+    encode(payload) {
+      const { tenant, collection, position } = payload
+      if (typeof tenant !== 'string' || tenant.length === 0 || tenant.length > MAX_TENANT_LENGTH) {
+        throw new TypeError('cursor tenant must be a non-empty string of at most 128 characters')
+      }
+      const body = Buffer.from(
+        JSON.stringify({ v: CURSOR_VERSION, n: tenant, c: collection, p: toWire(position) }),
+        'utf8',
+      ).toString('base64url')
+      const cursor = `${body}.${mac(body).toString('base64url')}`
+      if (cursor.length > MAX_CURSOR_LENGTH) throw new TypeError('cursor would exceed its maximum length')
+      return cursor
+    },
+
+    decode(cursor, expect) {
+      if (typeof cursor !== 'string' || cursor.length > MAX_CURSOR_LENGTH) throw invalidCursor()
+      const dot = cursor.indexOf('.')
+      if (dot <= 0 || dot !== cursor.lastIndexOf('.')) throw invalidCursor()
+      const body = cursor.slice(0, dot)
+      const signature = cursor.slice(dot + 1)
+      if (!BASE64URL.test(body) || signature.length !== MAC_LENGTH || !BASE64URL.test(signature)) throw invalidCursor()
+      const given = Buffer.from(signature, 'base64url')
+      const expected = mac(body)
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalidCursor()
+
+      const payload = parseBody(body)
+      if (payload.tenant !== expect.tenant) throw invalidCursor()
+      if (payload.collection !== null && payload.collection !== expect.collection) throw invalidCursor()
+      return payload
+    },
+  }
+}
+
+function toWire(position: Position): WirePosition {
+  if (position.kind === 'time') return ['c', checkU32(position.time.t), checkU32(position.time.i)]
+  const token = position.token.toUpperCase()
+  if (token.length === 0 || token.length > MAX_TOKEN_LENGTH || !TOKEN.test(token)) {
+    throw new TypeError('cursor position token must be hex of at most 512 characters')
+  }
+  return position.time ? ['k', token, checkU32(position.time.t), checkU32(position.time.i)] : ['k', token]
+}
+
+function checkU32(n: number): number {
+  if (!isU32(n)) throw new TypeError('cluster time parts must be unsigned 32-bit integers')
+  return n
+}
+
+const isU32 = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= U32
+
+/** Parses a body whose MAC verified. Anything unexpected (e.g. a version this node does not know) is invalid. */
+function parseBody(body: string): CursorPayload {
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'))
+  } catch {
+    throw invalidCursor()
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidCursor()
+  const { v, n, c, p } = value as Record<string, unknown>
+  if (v !== CURSOR_VERSION) throw invalidCursor()
+  if (typeof n !== 'string' || n.length === 0 || n.length > MAX_TENANT_LENGTH) throw invalidCursor()
+  if (c !== null && c !== 'orders' && c !== 'users') throw invalidCursor()
+  return { tenant: n, collection: c, position: fromWire(p) }
+}
+
+function fromWire(p: unknown): Position {
+  if (!Array.isArray(p)) throw invalidCursor()
+  if (p[0] === 'c' && p.length === 3 && isU32(p[1]) && isU32(p[2])) {
+    return { kind: 'time', time: { t: p[1], i: p[2] } }
+  }
+  if (p[0] === 'k' && (p.length === 2 || p.length === 4)) {
+    const token: unknown = p[1]
+    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH || !TOKEN.test(token)) {
+      throw invalidCursor()
+    }
+    if (p.length === 2) return { kind: 'token', token, time: null }
+    if (isU32(p[2]) && isU32(p[3])) {
+      const time: ClusterTime = { t: p[2], i: p[3] }
+      return { kind: 'token', token, time }
+    }
+  }
+  throw invalidCursor()
+}
