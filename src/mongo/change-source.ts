@@ -1,6 +1,6 @@
 import { MongoError, MongoNetworkError, MongoServerSelectionError, Timestamp } from 'mongodb'
 import type { ChangeStream, ChangeStreamOptions, Collection, Document } from 'mongodb'
-import { positionFromEvent, positionFromToken, type Position } from './position.js'
+import { comparePositions, positionFromEvent, positionFromToken, type Position } from './position.js'
 
 export const StreamState = {
   STARTING: 'STARTING',
@@ -110,7 +110,7 @@ export function createChangeSource(options: ChangeSourceOptions): ChangeSource {
           if (event.operationType === 'invalidate') return
         } else if (stream.resumeToken) {
           const next = positionFromToken(stream.resumeToken as { _data: string })
-          if (!position || position.kind !== 'token' || position.token !== next.token) {
+          if (!position || comparePositions(position, next) !== 0) {
             position = next
             options.onIdle?.(next)
           }

@@ -1,6 +1,6 @@
 import type { Collection as MongoCollection, Document } from 'mongodb'
 import { MongoError } from 'mongodb'
-import { cursorExpired, GatewayError, ErrorCode } from '../errors.js'
+import { cursorExpired, GatewayError, internalError } from '../errors.js'
 import { startOptionsFor } from '../mongo/change-source.js'
 import { comparePositions, positionFromEvent, positionFromToken, type Position } from '../mongo/position.js'
 import type { FilterEvaluator } from './dispatcher.js'
@@ -29,7 +29,7 @@ const HISTORY_LOST = 286
 export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error
   if (error instanceof MongoError && error.code === HISTORY_LOST) return cursorExpired()
-  return new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error')
+  return internalError()
 }
 
 /**

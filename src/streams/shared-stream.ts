@@ -1,6 +1,6 @@
 import type { Collection as MongoCollection } from 'mongodb'
 import { MongoError } from 'mongodb'
-import { ErrorCode, GatewayError } from '../errors.js'
+import { ErrorCode, gatewayErrorFromCode, internalError } from '../errors.js'
 import type { FanOut, StreamMessage } from '../fanout/types.js'
 import { createChangeSource, StreamState, type ChangeSource } from '../mongo/change-source.js'
 import type { Position } from '../mongo/position.js'
@@ -55,12 +55,6 @@ export interface SharedStreamOptions {
   readonly onEnded?: () => void
 }
 
-const endMessages: Partial<Record<ErrorCode, string>> = {
-  STREAM_INVALIDATED: 'The watched collection was dropped or renamed; the subscription ended.',
-  CURSOR_EXPIRED: 'The change history needed to continue is no longer retained.',
-}
-
-export const endError = (code: ErrorCode) => new GatewayError(code, endMessages[code] ?? 'Internal server error')
 
 const HISTORY_LOST = 286
 
@@ -78,7 +72,7 @@ export function createSharedStream(options: SharedStreamOptions): SharedStream {
   const end = (code: ErrorCode) => {
     if (ended) return
     ended = true
-    dispatcher.failAll(endError(code))
+    dispatcher.failAll(gatewayErrorFromCode(code))
     unsubscribe()
     void source.stop()
     options.onEnded?.()
@@ -159,7 +153,7 @@ export function createSharedStream(options: SharedStreamOptions): SharedStream {
       if (!ended) {
         ended = true
         unsubscribe()
-        dispatcher.failAll(new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error'))
+        dispatcher.failAll(internalError())
       }
       await source.stop()
     },

@@ -75,7 +75,7 @@ const documentId = (d: Delivery) => idString(d.event.documentKey._id)
 
 export const OrderChangeEventRef = builder.objectRef<Delivery>('OrderChangeEvent').implement({
   fields: (t) => ({
-    cursor: t.field({ type: 'Cursor', description: 'Pass as `after` to continue right after this event', resolve: cursorOf }),
+    cursor: t.field({ type: 'Cursor', description: 'Pass as `after` to continue right after this event', resolve: (d, _a, ctx) => cursorOf(d, ctx) }),
     operationType: t.field({ type: OperationTypeEnum, resolve: operationType }),
     transition: t.field({ type: TransitionEnum, resolve: (d) => d.transition }),
     clusterTime: t.field({ type: 'DateTime', resolve: clusterTime }),
@@ -102,7 +102,7 @@ const changedFields = (d: Delivery): string[] =>
 
 export const UserChangeEventRef = builder.objectRef<Delivery>('UserChangeEvent').implement({
   fields: (t) => ({
-    cursor: t.field({ type: 'Cursor', resolve: cursorOf }),
+    cursor: t.field({ type: 'Cursor', resolve: (d, _a, ctx) => cursorOf(d, ctx) }),
     operationType: t.field({ type: OperationTypeEnum, resolve: operationType }),
     clusterTime: t.field({ type: 'DateTime', resolve: clusterTime }),
     documentId: t.id({ resolve: documentId }),
