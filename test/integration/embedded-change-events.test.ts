@@ -70,7 +70,7 @@ describe('change events through the driver', () => {
   })
 
   it('describes updates with dotted paths, array elements, removals and truncations', async () => {
-    const coll = mongo.db.collection(collName('profiles'))
+    const coll = mongo.db.collection<Document>(collName('profiles'))
     const tags = ['t0', 't1', 't2', 't3', 't4', 't5', 't6', 't7']
     await coll.insertOne({
       _id: 7 as never,
@@ -86,7 +86,7 @@ describe('change events through the driver', () => {
     const stream = await opened(coll.watch([], AWAIT))
     await coll.updateOne({ _id: 7 as never }, { $set: { 'profile.city': 'Paris', 'profile.prefs.lang': 'fr' } })
     await coll.updateOne({ _id: 7 as never }, { $unset: { legacy: '', 'profile.zip': '' } })
-    await coll.updateOne({ _id: 7 as never }, { $push: { tags: 't8' } })
+    await coll.updateOne({ _id: 7 as never }, { $push: { tags: 't8' } as Document })
     await coll.updateOne({ _id: 7 as never }, { $inc: { 'items.1.qty': 3 } })
     await coll.updateOne({ _id: 7 as never }, [{ $set: { tags: { $slice: ['$tags', 3] } } }])
     await coll.updateOne({ _id: 7 as never }, { $set: { profile: 'moved', name: 'Ada' } })
