@@ -15,7 +15,7 @@ afterAll(async () => {
 })
 
 let counter = 0
-const fresh = () => mongo.db.collection<Document>(`pipeline_${++counter}`)
+const fresh = () => mongo.db.collection<{ _id: number } & Document>(`pipeline_${++counter}`)
 
 async function opened(stream: ChangeStream): Promise<ChangeStream> {
   expect(await stream.tryNext()).toBeNull()
