@@ -1,7 +1,7 @@
 /** Selecting stored records: `_id` lookups without scans, filtering, sort, skip and limit. */
 import type { Document } from 'bson'
 import type { Collection } from './collection.js'
-import { compileFilter, idKeysOf, sortRecords, type StoredRecord } from './query.js'
+import { compileFilter, idKeysOf, isIdOnly, sortRecords, type StoredRecord } from './query.js'
 
 export interface SelectOptions {
   readonly sort?: Document
@@ -10,9 +10,8 @@ export interface SelectOptions {
   readonly limit?: number
 }
 
-/** Records an `_id` filter pins down, or every record in natural order. */
-export function candidates(coll: Collection, filter: Document | undefined): Iterable<StoredRecord> {
-  const keys = idKeysOf(filter)
+/** Records with the given `_id` keys (see idKeysOf), or every record in natural order. */
+export function candidates(coll: Collection, keys: string[] | undefined): Iterable<StoredRecord> {
   if (!keys) return coll.records.values()
   const out: StoredRecord[] = []
   for (const key of keys) {
@@ -28,13 +27,15 @@ export function selectRecords(coll: Collection | undefined, filter: Document | u
     compileFilter(filter)
     return []
   }
-  const matches = compileFilter(filter)
+  const keys = idKeysOf(filter)
+  // An `_id`-only filter is fully answered by the key lookup.
+  const matches = keys && isIdOnly(filter) ? () => true : compileFilter(filter)
   const skip = options.skip ?? 0
   const limit = options.limit ?? 0
   const sorted = options.sort && Object.keys(options.sort).length > 0
   const stopAt = !sorted && limit > 0 ? skip + limit : Infinity
   let out: StoredRecord[] = []
-  for (const rec of candidates(coll, filter)) {
+  for (const rec of candidates(coll, keys)) {
     if (!matches(rec.doc, rec.wrapped)) continue
     out.push(rec)
     if (out.length >= stopAt) break

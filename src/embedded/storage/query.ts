@@ -51,6 +51,16 @@ export function compileFilter(filter: Document | undefined): DocumentPredicate {
   }
 }
 
+/** Whether the filter is nothing but an `_id` condition that idKeysOf resolves exactly. */
+export const isIdOnly = (filter: Document | undefined) => {
+  if (!filter) return false
+  let count = 0
+  for (const key in filter) {
+    if (key !== '_id' || ++count > 1) return false
+  }
+  return count === 1
+}
+
 /** `_id` keys a filter pins the result to (`{_id: v}`, `{_id: {$eq: v}}`, `{_id: {$in: [...]}}`), if any. */
 export function idKeysOf(filter: Document | undefined): string[] | undefined {
   if (!filter || !Object.prototype.hasOwnProperty.call(filter, '_id')) return undefined

@@ -6,6 +6,7 @@ import { BSON, Decimal128, Double, Long, type Document } from 'bson'
 import { Aggregator, update as mingoUpdate } from 'mingo'
 import { canonicalKey, deepCopy, hasWrappers, isPlainObject, toLoose, toStoredCopy } from '../bson-values.js'
 import { ErrorCode, mongoError } from '../errors.js'
+import { fastUpdate } from './fast-update.js'
 import { MINGO_OPTIONS, asMongoError, type StoredRecord } from './query.js'
 import { renderValue } from './render.js'
 
@@ -135,6 +136,11 @@ export function applyUpdate(rec: StoredRecord, spec: UpdateSpec, options: ApplyO
       if (options.inserting) ops.$set = { ...(ops.$set as Document | undefined), ...(ops.$setOnInsert as Document) }
       delete ops.$setOnInsert
     }
+    if (!rec.wrapped && !options.arrayFilters && !options.inserting) {
+      const fast = fastUpdate(old, ops)
+      if (fast === old) return undefined
+      if (fast) return finish(fast, spec.wrapped)
+    }
     const base = rec.wrapped ? (toLoose(old) as Document) : deepCopy(old)
     checkNumericTargets(base, ops)
     let modified: string[]
@@ -169,11 +175,15 @@ export function applyUpdate(rec: StoredRecord, spec: UpdateSpec, options: ApplyO
     wrapped = hasWrappers(next)
     if (!options.inserting && sameBson(old, next)) return undefined
   }
-  const size = BSON.calculateObjectSize(next)
+  return finish(next, wrapped)
+}
+
+function finish(doc: Document, wrapped: boolean): StoredRecord {
+  const size = BSON.calculateObjectSize(doc)
   if (size > MAX_DOCUMENT_SIZE) {
     throw mongoError(ErrorCode.Location17419, `Resulting document after update is larger than ${MAX_DOCUMENT_SIZE}`)
   }
-  return { doc: next, wrapped }
+  return { doc, wrapped }
 }
 
 function updateError(error: unknown): Error {
