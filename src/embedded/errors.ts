@@ -58,6 +58,7 @@ export const ErrorCode = {
   NotPrimaryNoSecondaryOk: 13435,
   NotPrimaryOrSecondary: 13436,
   Location51024: 51024,
+  CommandNotSupported: 115,
   Location40324: 40324,
   CannotCreateIndex: 67,
   Location40602: 40602,

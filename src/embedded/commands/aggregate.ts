@@ -51,7 +51,7 @@ const aggregate: Handler = async (cmd, req, server) => {
   for (const stage of stages) {
     const name = Object.keys(stage)[0]
     if (UNSUPPORTED_STAGES.has(name)) {
-      throw mongoError(ErrorCode.IllegalOperation, `${name} is not supported by the embedded server`)
+      throw mongoError(ErrorCode.CommandNotSupported, `${name} is not supported by the embedded server`)
     }
     if (name === '$changeStream') {
       throw mongoError(ErrorCode.Location40602, '$changeStream is only valid as the first stage in a pipeline.')

@@ -30,7 +30,7 @@ function imagesOption(value: unknown): Document {
 const create: Handler = (cmd, req, server) => {
   const ns = collectionNs(cmd, req)
   const options = commandOptions(cmd, 'create')
-  if (options.viewOn !== undefined) throw mongoError(ErrorCode.IllegalOperation, 'views are not supported by the embedded server')
+  if (options.viewOn !== undefined) throw mongoError(ErrorCode.CommandNotSupported, 'views are not supported by the embedded server')
   if (options.changeStreamPreAndPostImages !== undefined) {
     options.changeStreamPreAndPostImages = imagesOption(options.changeStreamPreAndPostImages)
   }
