@@ -65,7 +65,17 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`)
     return
   }
-  let server
+  let server: Awaited<ReturnType<typeof startEmbeddedMongo>> | undefined
+  let stopping = false
+  const shutdown = () => {
+    if (stopping) return
+    stopping = true
+    // A signal during start-up has nothing to clean up yet.
+    if (!server) process.exit(0)
+    void server.stop().then(() => process.exit(0))
+  }
+  process.on('SIGINT', shutdown)
+  process.on('SIGTERM', shutdown)
   try {
     server = await startEmbeddedMongo(options)
   } catch (error) {
@@ -73,14 +83,6 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exit(1)
   }
   process.stdout.write(`embedded MongoDB listening at ${server.uri}\n`)
-  let stopping = false
-  const shutdown = () => {
-    if (stopping) return
-    stopping = true
-    void server.stop().then(() => process.exit(0))
-  }
-  process.on('SIGINT', shutdown)
-  process.on('SIGTERM', shutdown)
 }
 
 void main(process.argv.slice(2))
