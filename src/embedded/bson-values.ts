@@ -11,6 +11,12 @@ const INT32_MAX = 0x7fffffff
 
 const fitsInt32 = (n: number) => Number.isInteger(n) && n >= INT32_MIN && n <= INT32_MAX && !Object.is(n, -0)
 
+/** Assigns an own property, also for the key `__proto__` (which plain assignment would turn into a prototype change). */
+export function setOwn(target: Document, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+  else target[key] = value
+}
+
 const isPlainObject = (v: unknown): v is Document =>
   typeof v === 'object' && v !== null && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null)
 
@@ -30,7 +36,10 @@ function walk(value: Document | unknown[]): void {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = convert(value[i])
   } else {
-    for (const key in value) value[key] = convert(value[key])
+    for (const key in value) {
+      const next = convert(value[key])
+      if (next !== value[key]) setOwn(value, key, next)
+    }
   }
 }
 
@@ -59,7 +68,7 @@ export function toLoose(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(toLoose)
   if (isPlainObject(v)) {
     const out: Document = {}
-    for (const key in v) out[key] = toLoose(v[key])
+    for (const key in v) setOwn(out, key, toLoose(v[key]))
     return out
   }
   return v
@@ -73,7 +82,7 @@ export function toStoredCopy(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(toStoredCopy)
   if (isPlainObject(v)) {
     const out: Document = {}
-    for (const key in v) out[key] = toStoredCopy(v[key])
+    for (const key in v) setOwn(out, key, toStoredCopy(v[key]))
     return out
   }
   return v
@@ -97,7 +106,7 @@ export function deepCopy<T>(v: T): T {
   if (v instanceof Date) return new Date(v.getTime()) as T
   if (isPlainObject(v)) {
     const out: Document = {}
-    for (const key in v) out[key] = deepCopy(v[key])
+    for (const key in v) setOwn(out, key, deepCopy(v[key]))
     return out as T
   }
   return v

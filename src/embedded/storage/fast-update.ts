@@ -19,7 +19,7 @@ function plan(ops: Document): Step[] | undefined {
     for (const dotted in fields) {
       // `_id` is immutable: the general engine reports changes to it.
       if (dotted === '_id' || dotted.startsWith('_id.')) return undefined
-      if (dotted === '' || dotted.includes('$') || dotted.startsWith('.') || dotted.endsWith('.') || dotted.includes('..')) return undefined
+      if (dotted === '' || dotted.includes('$') || dotted.includes('__proto__') || dotted.startsWith('.') || dotted.endsWith('.') || dotted.includes('..')) return undefined
       // Overlapping paths are a conflict MongoDB reports; leave that to the general engine.
       for (const other of seen) {
         if (other === dotted || other.startsWith(`${dotted}.`) || dotted.startsWith(`${other}.`)) return undefined

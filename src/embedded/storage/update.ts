@@ -235,6 +235,7 @@ export function upsertSeed(query: Document | undefined, replacement: boolean): D
 
 function setPath(doc: Document, path: string, value: unknown) {
   const parts = path.split('.')
+  if (parts.includes('__proto__')) return
   let at: Document = doc
   for (const part of parts.slice(0, -1)) {
     if (!isPlainObject(at[part])) at[part] = {}
