@@ -111,6 +111,11 @@ describe('find', () => {
     expect(docs).toEqual([{ n: 234 }, { n: 227 }, { n: 220 }])
   })
 
+  it('reads in reverse natural order with $natural: -1', async () => {
+    const docs = await coll.find({ mod: 0 }).sort({ $natural: -1 }).limit(2).toArray()
+    expect(docs.map((d) => d._id)).toEqual([245, 238])
+  })
+
   it('supports exclusion projections', async () => {
     const doc = await coll.findOne({ _id: 4 } as Document, { projection: { mod: 0, tag: 0 } })
     expect(doc).toEqual({ _id: 4, n: 4 })

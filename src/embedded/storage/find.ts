@@ -1,5 +1,6 @@
 /** Selecting stored records: `_id` lookups without scans, filtering, sort, skip and limit. */
 import type { Document } from 'bson'
+import { toLoose } from '../bson-values.js'
 import type { Collection } from './collection.js'
 import { compileFilter, idKeysOf, isIdOnly, sortRecords, type StoredRecord } from './query.js'
 
@@ -32,7 +33,13 @@ export function selectRecords(coll: Collection | undefined, filter: Document | u
   const matches = keys && isIdOnly(filter) ? () => true : compileFilter(filter)
   const skip = options.skip ?? 0
   const limit = options.limit ?? 0
-  const sorted = options.sort && Object.keys(options.sort).length > 0
+  const natural = options.sort ? toLoose(options.sort.$natural) : undefined
+  if (natural === -1) {
+    // Reverse natural order: the newest documents first.
+    const all = [...candidates(coll, keys)].reverse().filter((rec) => matches(rec.doc, rec.wrapped))
+    return all.slice(skip, limit > 0 ? skip + limit : undefined)
+  }
+  const sorted = natural === undefined && options.sort && Object.keys(options.sort).length > 0
   const stopAt = !sorted && limit > 0 ? skip + limit : Infinity
   let out: StoredRecord[] = []
   for (const rec of candidates(coll, keys)) {
