@@ -30,7 +30,9 @@ export interface Connection {
   close(): void
 }
 
+/** Reading pauses while this much is queued (one large message still fits), so memory per connection stays bounded. */
 const MAX_QUEUED_FRAMES = 16
+const MAX_QUEUED_BYTES = 16 * 1024 * 1024
 
 export function createConnection(
   socket: Socket,
@@ -40,6 +42,7 @@ export function createConnection(
 ): Connection {
   const info: ConnectionInfo = { id, remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`, appName: undefined }
   const queue: Buffer[] = []
+  let queuedBytes = 0
   let running = false
   let closed = false
 
@@ -47,6 +50,7 @@ export function createConnection(
     if (closed) return
     closed = true
     queue.length = 0
+    queuedBytes = 0
     socket.destroy()
   }
   const connection: Connection = { info, close }
@@ -73,7 +77,8 @@ export function createConnection(
     try {
       while (queue.length && !closed) {
         const frame = queue.shift()!
-        if (queue.length < MAX_QUEUED_FRAMES / 2) socket.resume()
+        queuedBytes -= frame.length
+        if (queue.length < MAX_QUEUED_FRAMES / 2 && queuedBytes < MAX_QUEUED_BYTES / 2) socket.resume()
         await processOne(frame)
       }
     } catch {
@@ -85,7 +90,8 @@ export function createConnection(
 
   const reader = createFrameReader((frame) => {
     queue.push(frame)
-    if (queue.length >= MAX_QUEUED_FRAMES) socket.pause()
+    queuedBytes += frame.length
+    if (queue.length >= MAX_QUEUED_FRAMES || queuedBytes >= MAX_QUEUED_BYTES) socket.pause()
   })
 
   socket.setNoDelay(true)
