@@ -64,11 +64,22 @@ export function parseLeaseValue(value: string): { nodeId: string; epoch: number 
 export const runScript = (redis: Redis, lua: string, keys: readonly string[], args: readonly (string | number)[]) =>
   redis.eval(lua, keys.length, ...keys, ...args)
 
-/** KEYS lease, epoch; ARGV nodeId, ttlMs. Returns the new epoch, or nil when the lease is held. */
-export const ACQUIRE_LEASE = `
+const REDIS_NOW_MS = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+`
+
+/**
+ * KEYS lease, epoch; ARGV nodeId, ttlMs. Returns the new epoch, or nil when the lease is held.
+ *
+ * A missing epoch counter (first lease of the stream, or Redis lost its data) starts from Redis's clock in ms, so
+ * epochs handed out after a restart are still higher than those handed out before it.
+ */
+export const ACQUIRE_LEASE = `${REDIS_NOW_MS}
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2], string.format('%d', now)) end
 local epoch = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], ARGV[1] .. ':' .. epoch, 'PX', ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. string.format('%d', epoch), 'PX', ARGV[2])
 return epoch
 `
 
@@ -118,11 +129,6 @@ for i = 1, #all, 2 do
   end
 end
 return live
-`
-
-const REDIS_NOW_MS = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 `
 
 /** KEYS interest sets; ARGV nodeId, ttlMs. Interest expires ttlMs from now on Redis's clock. */

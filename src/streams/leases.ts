@@ -24,9 +24,10 @@ import {
  * successful renewal was *sent*, which is never later than Redis's expiry. Once it passes, `isHeld` is false and
  * `lost` resolves, even if no renewal could be attempted (Redis unreachable, event loop blocked).
  *
- * Redis restart: the epoch counters are lost with the data and restart from 1. Fencing then still holds because
- * every lease key is gone too: a previous holder's `nodeId:epoch` is not in Redis, so its writes are refused and
- * its renewals find the lease lost, while new holders acquire afresh.
+ * Redis restart: lease keys and epoch counters are lost with the data. Every previous holder's `nodeId:epoch` is
+ * gone, so its writes are refused and its renewals find the lease lost. A lost counter starts again from Redis's
+ * clock (ms) rather than from 1, so epochs keep increasing across the restart (as long as Redis's clock does): a
+ * node that re-acquires a stream never gets back an epoch it held before, which would revive its stale tokens.
  */
 
 export interface LeaseToken {
