@@ -67,9 +67,12 @@ export function createChangeStreamCursor(options: ChangeStreamCursorOptions): Ch
   let minTs: Timestamp | undefined
   let postBatchToken: string
   let lastRead: OplogEntry | undefined
+  /** The last entry read when the oplog was last exhausted: the next token is at least a mark after it. */
+  let coveredThrough: OplogEntry | undefined
   let state: 'open' | 'exhausted' | 'closed' | 'failed' = 'open'
   let failure: MongoCommandError | undefined
-  let waiting: AbortController | undefined
+  /** Ends the wait of the pending getMore, if one is waiting. */
+  let wake: (() => void) | undefined
   let tail: Promise<unknown> = Promise.resolve()
 
   const finish = (next: 'exhausted' | 'closed' | 'failed') => {
@@ -115,53 +118,59 @@ export function createChangeStreamCursor(options: ChangeStreamCursorOptions): Ch
     if (invalidates(entry, spec.scope)) produceInvalidate(entry)
   }
 
-  /** Fills one batch from queued events and the oplog, without waiting. */
-  const collect = (limit: number): CursorBatch => {
-    const docs: Document[] = []
+  /** The reply for a batch: its documents and the position the client can resume from. */
+  const reply = (docs: Document[], exhausted: boolean): CursorBatch => {
+    if (coveredThrough) {
+      const mark = encodeToken(highWaterMarkAfter(coveredThrough.ts, coveredThrough.seq))
+      postBatchToken = maxToken(postBatchToken, mark)
+      coveredThrough = undefined
+    }
+    return { docs, postBatchResumeToken: { _data: postBatchToken }, exhausted }
+  }
+
+  /** Fills one batch from queued events and the oplog, without waiting; true once the stream has ended. */
+  const collect = (docs: Document[], limit: number): boolean => {
     let bytes = 0
     let entries: OplogEntry[] = []
     let next = 0
-    const batch = (exhausted: boolean): CursorBatch => ({
-      docs,
-      postBatchResumeToken: { _data: postBatchToken },
-      exhausted,
-    })
     for (;;) {
       while (queue.length > 0) {
         const out = queue[0]
-        if (out.doc && (docs.length >= limit || (docs.length > 0 && bytes + out.size > MAX_BATCH_BYTES))) {
-          return batch(false)
-        }
+        if (out.doc && (docs.length >= limit || (docs.length > 0 && bytes + out.size > MAX_BATCH_BYTES))) return false
         queue.shift()
+        if (out.doc || out.last) {
+          // Anything returned was read after the last high-water mark, so its token sorts after it.
+          postBatchToken = out.token
+          coveredThrough = undefined
+        }
         if (out.doc) {
           docs.push(out.doc)
           bytes += out.size
-          postBatchToken = out.token
         }
         if (out.last) {
-          postBatchToken = out.token
           finish('exhausted')
-          return batch(true)
+          return true
         }
       }
-      if (docs.length >= limit) return batch(false)
+      if (docs.length >= limit) return false
       if (next >= entries.length) {
         const dropped = oplog.lastDropped
         if (dropped && dropped.seq > afterSeq) throw historyLost()
         entries = oplog.readAfter(afterSeq, READ_CHUNK)
         next = 0
         if (entries.length === 0) {
-          if (lastRead) postBatchToken = maxToken(postBatchToken, encodeToken(highWaterMarkAfter(lastRead.ts, lastRead.seq)))
-          return batch(false)
+          // Everything up to the last entry read is covered: the batch's token becomes a high-water mark.
+          if (lastRead) coveredThrough = lastRead
+          return false
         }
       }
       read(entries[next++])
     }
   }
 
-  const collectOrFail = (limit: number): CursorBatch => {
+  const collectOrFail = (docs: Document[], limit: number): boolean => {
     try {
-      return collect(limit)
+      return collect(docs, limit)
     } catch (error) {
       return fail(error)
     }
@@ -170,19 +179,34 @@ export function createChangeStreamCursor(options: ChangeStreamCursorOptions): Ch
   const getMore = async (batchSize: number | undefined, maxTimeMS: number | undefined): Promise<CursorBatch> => {
     const limit = batchSize && batchSize > 0 ? batchSize : Infinity
     const deadline = Date.now() + (maxTimeMS && maxTimeMS > 0 ? maxTimeMS : DEFAULT_AWAIT_MS)
-    for (;;) {
-      if (state === 'failed') throw failure
-      if (state === 'closed') throw cursorKilled(options.id.toString())
-      if (state === 'exhausted') return { docs: [], postBatchResumeToken: { _data: postBatchToken }, exhausted: true }
-      const batch = collectOrFail(limit)
-      const remaining = deadline - Date.now()
-      if (batch.docs.length > 0 || batch.exhausted || remaining <= 0) return batch
-      waiting = new AbortController()
-      try {
-        await oplog.waitForAppend(remaining, waiting.signal)
-      } finally {
-        waiting = undefined
+    let timer: NodeJS.Timeout | undefined
+    let expired = false
+    try {
+      for (;;) {
+        if (state === 'failed') throw failure
+        if (state === 'closed') throw cursorKilled(options.id.toString())
+        if (state === 'exhausted') return reply([], true)
+        const docs: Document[] = []
+        const ended = collectOrFail(docs, limit)
+        const remaining = deadline - Date.now()
+        if (docs.length > 0 || ended || expired || remaining <= 0) return reply(docs, ended)
+        // One timer for the whole getMore; each append wakes the cursor to read what was added.
+        timer ??= setTimeout(() => {
+          expired = true
+          wake?.()
+        }, remaining)
+        await new Promise<void>((resolve) => {
+          const cancel = oplog.onNextAppend(resolve)
+          wake = () => {
+            cancel()
+            resolve()
+          }
+        })
+        wake = undefined
       }
+    } finally {
+      clearTimeout(timer)
+      wake = undefined
     }
   }
 
@@ -244,18 +268,21 @@ export function createChangeStreamCursor(options: ChangeStreamCursorOptions): Ch
     },
     close() {
       finish('closed')
-      waiting?.abort()
+      wake?.()
     },
   }
 
   return {
     cursor,
-    firstBatch: (batchSize) => collectOrFail(batchSize),
+    firstBatch(batchSize) {
+      const docs: Document[] = []
+      return reply(docs, collectOrFail(docs, batchSize))
+    },
     interrupt(error) {
       if (state !== 'open') return
       failure = error
       finish('failed')
-      waiting?.abort()
+      wake?.()
     },
   }
 }

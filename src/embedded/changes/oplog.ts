@@ -20,6 +20,8 @@ export interface Oplog {
   readonly nextSeq: number
   /** Resolves on the next append, or after `ms`; `signal` cancels the wait. */
   waitForAppend(ms: number, signal?: AbortSignal): Promise<void>
+  /** Calls `listener` once, on the next append; the returned function cancels that. Cheaper than waitForAppend. */
+  onNextAppend(listener: () => void): () => void
 }
 
 export interface OplogOptions {
@@ -114,6 +116,12 @@ export function createOplog(options: OplogOptions): Oplog {
         signal?.addEventListener('abort', done, { once: true })
         waiters.add(done)
       })
+    },
+    onNextAppend(listener) {
+      // A fresh function per registration, so the same listener can be registered twice and cancelled once.
+      const once = () => listener()
+      waiters.add(once)
+      return () => void waiters.delete(once)
     },
   }
 }
