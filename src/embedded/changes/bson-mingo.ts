@@ -49,7 +49,8 @@ function isIn(lhs: unknown, rhs: unknown, depth: number): boolean {
   })
 }
 
-const bsontype = (v: unknown) => (typeof v === 'object' && v !== null ? (v as { _bsontype?: string })._bsontype : undefined)
+const bsontype = (v: unknown) =>
+  typeof v === 'object' && v !== null ? (v as { _bsontype?: string })._bsontype : undefined
 
 const fitsInt32 = (n: number) => Number.isInteger(n) && n >= -0x80000000 && n <= 0x7fffffff && !Object.is(n, -0)
 
@@ -132,7 +133,8 @@ const not =
 function expressionOperator(name: string, outcome: (order: number) => unknown) {
   return (obj: AnyObject, expr: Any, options: Options) => {
     if (!Array.isArray(expr) || expr.length !== 2) {
-      throw badValue(`Expression ${name} takes exactly 2 arguments. ${Array.isArray(expr) ? expr.length : 1} were passed in.`)
+      const given = Array.isArray(expr) ? expr.length : 1
+      throw badValue(`Expression ${name} takes exactly 2 arguments. ${given} were passed in.`)
     }
     const [a, b] = evalExpr(obj, expr, options) as [unknown, unknown]
     return outcome(compareBson(a, b))

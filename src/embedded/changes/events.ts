@@ -2,7 +2,7 @@
  * Oplog entries as change events: which entries a stream sees, which end it, and the events themselves with
  * exactly MongoDB 7.0's fields in MongoDB's order (see the server's change_stream_event_transform.cpp).
  */
-import { calculateObjectSize, type Document } from 'bson'
+import type { Document } from 'bson'
 import type { Namespace, OplogEntry } from '../types.js'
 import { noMatchingDocument } from './errors.js'
 import type { BeforeChangeMode, FullDocumentMode, StreamScope } from './spec.js'
@@ -62,58 +62,14 @@ export interface EventOptions {
   readonly storage: StorageLookup
 }
 
-export interface BuiltEvent {
-  readonly doc: Document
-  /** BSON size of `doc`. */
-  readonly size: number
-}
-
-/**
- * Builds events once per oplog entry and image options, for every cursor that reads the entry: all streams
- * that see an entry get the same event (documents are shared and never written to). updateLookup events are
- * built per read, since they show the document as it is at that moment.
- */
-export function createEventCache() {
-  const descriptions = new WeakMap<OplogEntry, UpdateDescription>()
-  const built = new WeakMap<OplogEntry, Map<string, BuiltEvent>>()
-  const describe = (entry: OplogEntry & { before: Document; after: Document }) => {
-    let description = descriptions.get(entry)
-    if (!description) {
-      description = describeUpdate(entry.before, entry.after)
-      descriptions.set(entry, description)
-    }
-    return description
-  }
-  return {
-    event(entry: OplogEntry, options: EventOptions): BuiltEvent {
-      if (options.fullDocument === 'updateLookup' && entry.op === 'update') {
-        const doc = buildEvent(entry, options, describe)
-        return { doc, size: calculateObjectSize(doc) }
-      }
-      const key = `${options.fullDocument}/${options.fullDocumentBeforeChange}`
-      let byOptions = built.get(entry)
-      if (!byOptions) {
-        byOptions = new Map()
-        built.set(entry, byOptions)
-      }
-      let event = byOptions.get(key)
-      if (!event) {
-        const doc = buildEvent(entry, options, describe)
-        event = { doc, size: calculateObjectSize(doc) }
-        byOptions.set(key, event)
-      }
-      return event
-    },
-  }
-}
-
-export type EventCache = ReturnType<typeof createEventCache>
+export type ImagedEntry = OplogEntry & { readonly before: Document; readonly after: Document }
 
 const nsDoc = (ns: Namespace): Document => ({ db: ns.db, coll: ns.coll })
 
 function notFoundDetail(entry: OplogEntry): string {
   const coll = 'coll' in entry.ns ? `, coll: "${entry.ns.coll}"` : ''
-  return `{operationType: "${entry.op}", ns: {db: "${entry.ns.db}"${coll}}, clusterTime: Timestamp(${entry.ts.t}, ${entry.ts.i})}`
+  const time = `Timestamp(${entry.ts.t}, ${entry.ts.i})`
+  return `{operationType: "${entry.op}", ns: {db: "${entry.ns.db}"${coll}}, clusterTime: ${time}}`
 }
 
 function preImage(entry: OplogEntry & { before: Document }, mode: BeforeChangeMode): Document | null {
@@ -127,7 +83,9 @@ function preImage(entry: OplogEntry & { before: Document }, mode: BeforeChangeMo
   return null
 }
 
-function postImage(entry: { ns: Namespace; documentKey: Document; after: Document } & OplogEntry, options: EventOptions): Document | null {
+type UpdateEntry = OplogEntry & { readonly ns: Namespace; readonly documentKey: Document; readonly after: Document }
+
+function postImage(entry: UpdateEntry, options: EventOptions): Document | null {
   if (options.fullDocument === 'updateLookup') return options.storage.findByKey(entry.ns, entry.documentKey) ?? null
   if (entry.imagesRecorded) return entry.after
   if (options.fullDocument === 'required') {
@@ -143,7 +101,7 @@ function postImage(entry: { ns: Namespace; documentKey: Document; after: Documen
 export function buildEvent(
   entry: OplogEntry,
   options: EventOptions,
-  describe: (entry: OplogEntry & { before: Document; after: Document }) => UpdateDescription = (e) => describeUpdate(e.before, e.after),
+  describe: (entry: ImagedEntry) => UpdateDescription = (e) => describeUpdate(e.before, e.after),
 ): Document {
   const head = (doc: Document = {}): Document => {
     doc._id = tokenDocument(eventPoint(entry.ts, entry.seq))

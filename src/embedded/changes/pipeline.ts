@@ -64,7 +64,9 @@ const KNOWN = new Set([
 /** Stages the server expands into others; the refusal names the first stage of the expansion. */
 const EXPANDS_TO: Record<string, string> = { $count: '$group', $sortByCount: '$group', $bucket: '$group' }
 
-type Step = { readonly kind: 'match'; test(doc: Document): boolean } | { readonly kind: 'transform'; run: EventTransform }
+type Step =
+  | { readonly kind: 'match'; test(doc: Document): boolean }
+  | { readonly kind: 'transform'; run: EventTransform }
 
 function asCommandError(error: unknown): Error {
   if (error instanceof MongoCommandError) return error

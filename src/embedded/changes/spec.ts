@@ -85,7 +85,9 @@ function bsonTypeName(v: unknown): string {
 }
 
 const wrongType = (field: string, value: unknown, expected: string) =>
-  typeMismatch(`BSON field '$changeStream.${field}' is the wrong type '${bsonTypeName(value)}', expected type '${expected}'`)
+  typeMismatch(
+    `BSON field '$changeStream.${field}' is the wrong type '${bsonTypeName(value)}', expected type '${expected}'`,
+  )
 
 function enumOption<T extends string>(spec: Document, field: string, values: readonly T[], fallback: T): T {
   const value: unknown = spec[field]
@@ -140,7 +142,8 @@ export function parseChangeStreamSpec(cmd: Document, db: string): ChangeStreamSp
   const nsText = collectionless ? `${db}.$cmd.aggregate` : `${db}.${coll ?? ''}`
   if (allChangesForCluster && !(db === 'admin' && collectionless)) {
     throw invalidOptions(
-      `A $changeStream with 'allChangesForCluster:true' may only be opened on the 'admin' database, and with no collection name; found ${nsText}`,
+      "A $changeStream with 'allChangesForCluster:true' may only be opened on the 'admin' database, " +
+        `and with no collection name; found ${nsText}`,
     )
   }
   const internalDb = db === 'local' || (db === 'config' && !allowToRunOnConfigDB)

@@ -97,7 +97,9 @@ export function decodeToken(token: unknown): ResumePoint {
     seq,
     fromInvalidate: flag === '01',
   }
-  if (point.kind === 'highWaterMark' && point.fromInvalidate) throw locationError(6189504, 'Invalid high water mark token')
+  if (point.kind === 'highWaterMark' && point.fromInvalidate) {
+    throw locationError(6189504, 'Invalid high water mark token')
+  }
   return point
 }
 
