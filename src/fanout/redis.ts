@@ -122,6 +122,34 @@ function decodeFrame(source: string | Buffer): Frame {
   return new Frame(decodeStreamMessage(text.slice(second + 1)), { seq, epoch, nodeId })
 }
 
+/**
+ * RedisPubSub sends UNSUBSCRIBE without handling the reply: during a Redis outage the rejected command would be an
+ * unhandled rejection. Its view of the subscriber catches those and reports the channels (ioredis resubscribes
+ * them on reconnect), and hands out the last reply to be awaited.
+ */
+function guardUnsubscribes(subscriber: Redis, unsubscribing: Unsubscribing): Redis {
+  return new Proxy(subscriber, {
+    get(target, property) {
+      if (property === 'unsubscribe' || property === 'punsubscribe') {
+        return (...channels: string[]) => {
+          const reply = target[property](...channels).catch(() => {
+            if (property === 'unsubscribe') unsubscribing.failed(channels)
+          })
+          if (property === 'unsubscribe') unsubscribing.last = reply
+          return reply
+        }
+      }
+      const value: unknown = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
+
+interface Unsubscribing {
+  last?: Promise<unknown>
+  failed(channels: readonly string[]): void
+}
+
 interface Channel {
   readonly listeners: Set<EnvelopeListener>
   /** The pub/sub subscription id, once Redis confirmed it. */
@@ -135,9 +163,11 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
   const events = ['messageBuffer', 'pmessageBuffer'] as const
   const handlersOf = (event: string) => subscriber.listeners(event) as ((...args: unknown[]) => void)[]
   const existing = events.map((event) => new Set(handlersOf(event)))
+  const orphans = new Set<string>()
+  const unsubscribing: Unsubscribing = { failed: (names) => names.forEach((name) => orphans.add(name)) }
   const pubsub = new RedisPubSub({
     publisher,
-    subscriber,
+    subscriber: guardUnsubscribes(subscriber, unsubscribing),
     deserializer: decodeFrame,
     messageEventName: events[0],
     pmessageEventName: events[1],
@@ -158,10 +188,23 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
     }
   }
 
-  const unsubscribeChannel = async (entry: Channel) => {
+  /**
+   * With `confirm`, waits for Redis to confirm, but only while connected: during an outage the channel is not
+   * subscribed anyway.
+   */
+  const unsubscribeChannel = async (entry: Channel, confirm: boolean) => {
     const id = await entry.subscription.catch(() => undefined)
-    // A closed client rejects commands; nothing is subscribed on it any more anyway.
-    if (id !== undefined && subscriber.status !== 'end') pubsub.unsubscribe(id)
+    if (id === undefined) return
+    unsubscribing.last = undefined
+    pubsub.unsubscribe(id)
+    if (confirm && subscriber.status === 'ready') await unsubscribing.last
+  }
+
+  /** Unsubscribes channels whose UNSUBSCRIBE failed in an outage and that ioredis subscribed again since. */
+  const dropOrphans = () => {
+    const stale = [...orphans].filter((name) => !channels.has(name))
+    orphans.clear()
+    if (stale.length > 0) subscriber.unsubscribe(...stale).catch(() => unsubscribing.failed(stale))
   }
 
   let connectedOnce = subscriber.status === 'ready'
@@ -174,6 +217,7 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
     connectedOnce = true
     dropped = false
     if (!reconnected || stopped) return
+    dropOrphans()
     // ioredis resubscribes on its own; subscribing again here makes the notification wait until Redis confirmed it.
     const names = [...channels.keys()]
     const resubscribed = names.length > 0 ? subscriber.subscribe(...names) : Promise.resolve()
@@ -221,7 +265,7 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
       const leave = async () => {
         if (!joined.listeners.delete(listener) || joined.listeners.size > 0) return
         if (channels.get(channel) === joined) channels.delete(channel)
-        await unsubscribeChannel(joined)
+        await unsubscribeChannel(joined, true)
       }
       try {
         await joined.subscription
@@ -246,7 +290,9 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
       reconnectListeners.clear()
       const entries = [...channels.values()]
       channels.clear()
-      await Promise.all(entries.map(unsubscribeChannel))
+      // Not waiting for confirmations: stopping must not hang on an unresponsive Redis.
+      await Promise.all(entries.map((entry) => unsubscribeChannel(entry, false)))
+      if (subscriber.status !== 'ready') subscriber.once('ready', dropOrphans)
       events.forEach((event, n) => ownHandlers[n].forEach((handler) => subscriber.removeListener(event, handler)))
     },
   }

@@ -128,6 +128,8 @@ async function until(condition: () => boolean, timeoutMs = 5000) {
   }
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
 const blockEventLoop = (ms: number) => {
   const end = performance.now() + ms
   while (performance.now() < end) {
@@ -191,7 +193,7 @@ describe('redis fan-out', () => {
     expect(await b.fanout.publish(successor!, { kind: 'end', code: 'STREAM_INVALIDATED' })).toEqual({ seq: 2 })
 
     await until(() => seen.received.length === 2)
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await sleep(50)
     expect(seen.received.map((r) => [r.envelope.seq, r.envelope.nodeId, r.message])).toEqual([
       [1, 'node-a', { kind: 'end', code: 'INTERNAL_SERVER_ERROR' }],
       [2, 'node-b', { kind: 'end', code: 'STREAM_INVALIDATED' }],
@@ -239,8 +241,38 @@ describe('redis fan-out', () => {
     expect(await numsub()).toBe(1)
     await two.unsubscribe()
     const deadline = Date.now() + 2000
-    while ((await numsub()) !== 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+    while ((await numsub()) !== 0 && Date.now() < deadline) await sleep(10)
     expect(await numsub()).toBe(0)
+  })
+
+  it('unsubscribes and stops cleanly while the subscriber connection is down', async () => {
+    const key = nextStream()
+    // Without an offline queue, commands sent during the outage fail at once.
+    const subscriber = connectRedis(server.url, { enableOfflineQueue: false, retryStrategy: () => 200 })
+    clients.push(subscriber)
+    await until(() => subscriber.status === 'ready')
+    const fanout = createRedisFanOut({ publisher: client(), subscriber })
+    let reconnects = 0
+    fanout.onReconnect(() => reconnects++)
+    const one = await collect(fanout, key)
+    await collect(fanout, `${key}.other`)
+    const numsub = async (channel: string) =>
+      ((await client().pubsub('NUMSUB', `cg:stream:${channel}`)) as [string, number])[1]
+
+    subscriber.disconnect(true)
+    await until(() => subscriber.status === 'reconnecting')
+    await one.unsubscribe()
+    await until(() => reconnects === 1)
+    await sleep(50)
+    expect(await numsub(key)).toBe(0)
+    expect(await numsub(`${key}.other`)).toBe(1)
+
+    subscriber.disconnect(true)
+    await until(() => subscriber.status === 'reconnecting')
+    await fanout.stop()
+    await until(() => subscriber.status === 'ready')
+    await sleep(100)
+    expect(await numsub(`${key}.other`)).toBe(0)
   })
 
   it('keeps delivering to other listeners when one throws, and reports the error', async () => {
