@@ -261,9 +261,11 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
         channels.set(channel, entry)
       }
       const joined = entry
-      joined.listeners.add(listener)
+      // Its own function per subscription: the same listener subscribed twice is unsubscribed once per call.
+      const own: EnvelopeListener = (message, envelope) => listener(message, envelope)
+      joined.listeners.add(own)
       const leave = async () => {
-        if (!joined.listeners.delete(listener) || joined.listeners.size > 0) return
+        if (!joined.listeners.delete(own) || joined.listeners.size > 0) return
         if (channels.get(channel) === joined) channels.delete(channel)
         await unsubscribeChannel(joined, true)
       }

@@ -49,7 +49,10 @@ export interface Lease extends LeaseToken {
 }
 
 export interface LeaseManager {
-  /** Takes the stream's lease if nobody holds it, with a new epoch; undefined when another holder has it. */
+  /**
+   * Takes the stream's lease if nobody holds it, with a new epoch; undefined when another holder has it. Returns
+   * the lease this manager already holds, if any.
+   */
   tryAcquire(streamKey: string): Promise<Lease | undefined>
   /** The current holder, as Redis sees it. */
   owner(streamKey: string): Promise<LeaseToken | undefined>
@@ -70,6 +73,7 @@ export interface LeaseManagerOptions {
 export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
   const { redis, nodeId } = options
   const ttlMs = options.ttlMs ?? 5000
+  if (!Number.isSafeInteger(ttlMs) || ttlMs < 3) throw new TypeError(`lease ttlMs must be an integer >= 3, got ${ttlMs}`)
   const keys = redisKeys(options.prefix ?? DEFAULT_PREFIX)
   const held = new Map<string, Lease>()
   let stopped = false
@@ -158,7 +162,8 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       const sentAt = performance.now()
       const epoch = await runScript(redis, ACQUIRE_LEASE, [keys.lease(streamKey), keys.epoch(streamKey)], [nodeId, ttlMs])
       if (typeof epoch !== 'number') return undefined
-      if (stopped) {
+      // Stopped meanwhile, or the reply took longer than the TTL (the key may already be gone): not acquired.
+      if (stopped || performance.now() >= sentAt + ttlMs) {
         await runScript(redis, RELEASE_LEASE, [keys.lease(streamKey)], [leaseValue(nodeId, epoch)])
         return undefined
       }

@@ -153,6 +153,14 @@ describe('leases', () => {
     expect(successor?.epoch).toBeGreaterThan(lease!.epoch)
   })
 
+  it('hands a node the lease it already holds instead of a second one', async () => {
+    const key = nextStream()
+    const leases = manager(redisA, 'node-a')
+    const lease = await leases.tryAcquire(key)
+    expect(await leases.tryAcquire(key)).toBe(lease)
+    expect(await leases.owner(key)).toEqual({ streamKey: key, nodeId: 'node-a', epoch: lease!.epoch })
+  })
+
   it('releases held leases on stop', async () => {
     const key = nextStream()
     const leases = createLeaseManager({ redis: redisA, nodeId: 'node-a' })
