@@ -53,7 +53,7 @@ const SubscriptionPlanRef = builder.objectRef<SubscriptionPlan>('SubscriptionPla
 builder.queryField('changeCursor', (t) =>
   t.field({
     type: 'Cursor',
-    description: '"Now": subscribing with `after:` this misses nothing committed later',
+    description: 'The current position: subscribing with `after:` this cursor misses nothing committed later',
     resolve: async (_root, _args, ctx) =>
       ctx.services.cursors.encode({ tenant: ctx.auth.tenant, collection: null, position: await ctx.services.now() }),
   }),
