@@ -1,0 +1,177 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { GraphQLSchema } from 'graphql'
+import { handleProtocols } from 'graphql-ws'
+import { WebSocketServer } from 'ws'
+import type { Config } from '../config/index.js'
+import { ErrorCode } from '../errors.js'
+import type { Logger } from '../observability/logger.js'
+import type { Metrics } from '../observability/metrics.js'
+import type { AuthContext, Authenticator } from './auth.js'
+import { createOperationalRoutes, sendJSON, type Readiness } from './http-routes.js'
+import { codeOf } from './masking.js'
+import { isOriginAllowed } from './origin.js'
+import { useWebSocketAdapter } from './ws-adapter.js'
+import { createProtocolServer } from './ws-protocol.js'
+import { createGatewayYoga, GRAPHQL_PATH } from './yoga.js'
+
+export type ServerConfig = Pick<
+  Config,
+  'host' | 'port' | 'allowedOrigins' | 'maxSubscriptionsPerSocket' | 'maxPayloadBytes' | 'connectionInitTimeoutMs' | 'production'
+>
+
+export interface GatewayServerOptions {
+  config: ServerConfig
+  schema: GraphQLSchema
+  authenticator: Authenticator
+  /** Builds what resolvers see, per HTTP request / per WebSocket operation. Returned object is merged with `{ auth }`. */
+  createContext: (auth: AuthContext) => Record<string, unknown>
+  /** `/readyz`: 200 when ready, 503 otherwise, JSON body `{ ready, checks }`. A throw counts as not ready. */
+  readiness: Readiness
+  metrics: Metrics
+  logger: Logger
+  /** Headers GraphiQL pre-fills (dev mode puts a token there); GraphiQL is off in production. */
+  graphiqlHeaders?: Record<string, string>
+  /** WebSocket ping interval; a peer that misses a pong by the next ping is terminated. Default 15 000 ms. */
+  keepAliveMs?: number
+}
+
+export interface GatewayServer {
+  /** Starts listening; resolves with the URL `http://HOST:PORT/graphql` (the actual port when `port` is 0). */
+  listen(): Promise<{ url: string; port: number }>
+  /** Graceful: stop accepting, end every subscription, close sockets with 1001, close HTTP. Idempotent. */
+  stop(): Promise<void>
+  /** Open WebSocket connections; running operations (WebSocket) plus open event streams (SSE). */
+  stats(): { connections: number; subscriptions: number }
+}
+
+const UNAUTHORIZED_BODY = { errors: [{ message: 'Unauthorized', extensions: { code: ErrorCode.UNAUTHENTICATED } }] }
+
+/**
+ * One `node:http` server: `/graphql` (GraphQL over HTTP, SSE, GraphiQL, graphql-ws WebSocket upgrades),
+ * `/healthz`, `/readyz`, `/metrics`; everything else is 404.
+ */
+export function createGatewayServer(options: GatewayServerOptions): GatewayServer {
+  const { config, authenticator, metrics, logger } = options
+  const countErrors = (errors: ReadonlyArray<{ extensions?: Record<string, unknown> | null }>) =>
+    errors.forEach((e) => metrics.errors.inc({ code: codeOf(e) }))
+
+  const { yoga, activeStreams } = createGatewayYoga({
+    schema: options.schema,
+    config,
+    createContext: options.createContext,
+    logger,
+    tracker: { onErrors: countErrors },
+    graphiqlHeaders: options.graphiqlHeaders,
+  })
+  const protocol = createProtocolServer({
+    yoga,
+    authenticator,
+    maxSubscriptionsPerSocket: config.maxSubscriptionsPerSocket,
+    connectionInitTimeoutMs: config.connectionInitTimeoutMs,
+    metrics,
+    logger,
+  })
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, handleProtocols })
+  const sockets = useWebSocketAdapter(wss, protocol.server, {
+    keepAliveMs: options.keepAliveMs,
+    logger,
+    onOpen: () => metrics.wsConnections.inc(),
+    onClose: () => metrics.wsConnections.dec(),
+  })
+  const routes = createOperationalRoutes({ readiness: options.readiness, metrics, logger })
+
+  // GraphiQL's page itself (a browser navigation) needs no token; yoga renders it for exactly these requests.
+  const isGraphiQLPage = (req: IncomingMessage) =>
+    !config.production && req.method === 'GET' && (req.headers.accept ?? '').includes('text/html')
+
+  async function handleGraphQL(req: IncomingMessage, res: ServerResponse) {
+    if (req.method === 'OPTIONS' || isGraphiQLPage(req)) {
+      await yoga.handle(req, res, {})
+      return
+    }
+    const auth = await authenticator.authenticate(req.headers.authorization).catch(() => undefined)
+    if (!auth) {
+      metrics.errors.inc({ code: ErrorCode.UNAUTHENTICATED })
+      sendJSON(res, 401, UNAUTHORIZED_BODY, { 'www-authenticate': 'Bearer' })
+      return
+    }
+    await yoga.handle(req, res, { auth })
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const path = pathOf(req)
+    if (await routes.handle(path, req, res)) return
+    if (path === GRAPHQL_PATH) return handleGraphQL(req, res)
+    sendJSON(res, 404, { error: 'Not found' })
+  }
+
+  const http = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error({ err }, 'request handling failed')
+      if (!res.headersSent) sendJSON(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }] })
+      else res.destroy()
+    })
+  })
+
+  let stopping = false
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', (err) => logger.debug({ err }, 'upgrade socket error'))
+    if (pathOf(req) !== GRAPHQL_PATH) return refuseUpgrade(socket, 404, 'Not Found')
+    if (stopping) return refuseUpgrade(socket, 503, 'Service Unavailable')
+    if (!isOriginAllowed(req, config.allowedOrigins)) {
+      logger.info({ origin: req.headers.origin }, 'websocket origin refused')
+      return refuseUpgrade(socket, 403, 'Forbidden')
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
+  })
+
+  let stopped: Promise<void> | undefined
+  return {
+    async listen() {
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject)
+        http.listen(config.port, config.host, () => {
+          http.off('error', reject)
+          resolve()
+        })
+      })
+      const address = http.address()
+      const port = typeof address === 'object' && address ? address.port : config.port
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host
+      const url = `http://${host}:${port}${GRAPHQL_PATH}`
+      logger.info({ url }, 'listening')
+      return { url, port }
+    },
+
+    stop() {
+      stopped ??= (async () => {
+        stopping = true
+        const closed = new Promise<void>((resolve) => http.close(() => resolve()))
+        await sockets.dispose()
+        // Open event streams and keep-alive connections: ending them cancels their iterators.
+        http.closeAllConnections()
+        await closed
+        await yoga.dispose()
+      })()
+      return stopped
+    },
+
+    stats: () => ({ connections: sockets.connections(), subscriptions: protocol.operations() + activeStreams() }),
+  }
+}
+
+function pathOf(req: IncomingMessage): string {
+  const raw = req.url ?? '/'
+  const end = raw.search(/[?#]/)
+  return end === -1 ? raw : raw.slice(0, end)
+}
+
+/** A plain HTTP answer instead of the 101, as ws itself refuses handshakes. */
+function refuseUpgrade(socket: Duplex, status: number, text: string) {
+  if (!socket.writable) return socket.destroy()
+  socket.once('finish', () => socket.destroy())
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+  )
+}

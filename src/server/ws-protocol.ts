@@ -1,0 +1,155 @@
+import type { IncomingMessage } from 'node:http'
+import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql'
+import { makeServer, type Context, type OperationResult, type Server } from 'graphql-ws'
+import type { WebSocket } from 'ws'
+import { ErrorCode, subscriptionLimit } from '../errors.js'
+import type { Logger } from '../observability/logger.js'
+import type { Metrics } from '../observability/metrics.js'
+import type { AuthContext, Authenticator } from './auth.js'
+import { codeOf, maskError, toClientJSON } from './masking.js'
+import type { GatewayYoga } from './yoga.js'
+
+/** Per-socket state the adapter creates and the protocol fills in. */
+export interface SocketExtra {
+  readonly socket: WebSocket
+  readonly request: IncomingMessage
+  auth?: AuthContext
+  expiry?: NodeJS.Timeout
+}
+
+export interface ProtocolOptions {
+  yoga: GatewayYoga
+  authenticator: Authenticator
+  /** Operations one socket may run at once; the next `subscribe` gets a SUBSCRIPTION_LIMIT error. */
+  maxSubscriptionsPerSocket: number
+  /** Time a socket has to send `connection_init` before it is closed with 4408. */
+  connectionInitTimeoutMs: number
+  metrics: Metrics
+  logger: Logger
+}
+
+export interface ProtocolServer {
+  readonly server: Server<SocketExtra>
+  /** Operations running on all acknowledged sockets. */
+  operations(): number
+}
+
+type Enveloped = ReturnType<GatewayYoga['getEnveloped']>
+type ExtraContext = Context<Record<string, unknown> | undefined, SocketExtra>
+
+const FORBIDDEN_CODE = 4403
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * graphql-transport-ws over the yoga pipeline: `connection_init` authenticates (4403 `Forbidden` otherwise),
+ * each `subscribe` runs through `yoga.getEnveloped` (limits, validation, masking as on HTTP), and every error
+ * leaves masked, without internal extensions, and counted.
+ */
+export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
+  const { yoga, authenticator, metrics, logger } = opts
+  const live = new Set<ExtraContext>()
+  const enveloped = new WeakMap<ExecutionArgs, Enveloped>()
+
+  const formatErrors = (errors: readonly GraphQLError[]) =>
+    errors.map((error) => {
+      const masked = maskError(error)
+      if (masked !== error && codeOf(masked) === ErrorCode.INTERNAL_SERVER_ERROR) logger.error({ err: error.originalError ?? error }, 'internal error')
+      metrics.errors.inc({ code: codeOf(masked) })
+      return toClientJSON(masked)
+    })
+
+  const forbid = (extra: SocketExtra) => {
+    metrics.errors.inc({ code: ErrorCode.UNAUTHENTICATED })
+    extra.socket.close(FORBIDDEN_CODE, 'Forbidden')
+  }
+
+  const armExpiry = (extra: SocketExtra, exp: number) => {
+    const remaining = exp * 1000 - Date.now()
+    extra.expiry = setTimeout(() => (remaining > MAX_TIMER_MS ? armExpiry(extra, exp) : forbid(extra)), Math.min(Math.max(remaining, 0), MAX_TIMER_MS))
+    extra.expiry.unref()
+  }
+
+  const server = makeServer<Record<string, unknown> | undefined, SocketExtra>({
+    connectionInitWaitTimeout: opts.connectionInitTimeoutMs,
+
+    async onConnect(ctx) {
+      const auth = await authenticator.authenticate(authorizationOf(ctx.connectionParams)).catch(() => undefined)
+      if (!auth) {
+        metrics.errors.inc({ code: ErrorCode.UNAUTHENTICATED })
+        return false
+      }
+      // The peer may have gone while the token was being checked: arm nothing for a dead socket.
+      if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false
+      ctx.extra.auth = auth
+      if (auth.exp !== undefined) armExpiry(ctx.extra, auth.exp)
+      live.add(ctx)
+      return true
+    },
+
+    async onSubscribe(ctx, _id, payload) {
+      const auth = ctx.extra.auth
+      if (!auth) return [new GraphQLError('Forbidden', { extensions: { code: ErrorCode.UNAUTHENTICATED } })]
+      // The operation being subscribed already holds a slot in ctx.subscriptions.
+      if (Object.keys(ctx.subscriptions).length > opts.maxSubscriptionsPerSocket) return [subscriptionLimit()]
+      try {
+        const run = yoga.getEnveloped({ auth, params: payload })
+        const document = run.parse(payload.query)
+        const errors = run.validate(run.schema, document)
+        if (errors.length > 0) return errors
+        const args: ExecutionArgs = {
+          schema: run.schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: await run.contextFactory(),
+        }
+        enveloped.set(args, run)
+        return args
+      } catch (error) {
+        // Parse errors (and armor's token limit) are thrown GraphQL errors; anything else is masked in onError.
+        return [error instanceof GraphQLError ? error : new GraphQLError('unexpected', { originalError: asError(error) })]
+      }
+    },
+
+    execute: (args) => runWith(args).execute(args) as OperationResult,
+    subscribe: (args) => runWith(args).subscribe(args) as OperationResult,
+
+    onNext(_ctx, _id, _payload, _args, result: ExecutionResult) {
+      if (!result.errors?.length) return
+      return { ...result, errors: formatErrors(result.errors) }
+    },
+
+    onError: (_ctx, _id, _payload, errors) => formatErrors(errors),
+
+    onClose(ctx) {
+      clearTimeout(ctx.extra.expiry)
+      live.delete(ctx)
+    },
+  })
+
+  function runWith(args: ExecutionArgs): Enveloped {
+    const run = enveloped.get(args)
+    if (!run) throw new Error('operation was not prepared by onSubscribe')
+    return run
+  }
+
+  return {
+    server,
+    operations() {
+      let count = 0
+      for (const ctx of live) count += Object.keys(ctx.subscriptions).length
+      return count
+    },
+  }
+}
+
+const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)))
+
+/** `authorization` as clients send it; GraphiQL-style clients capitalise the key. */
+function authorizationOf(params: Record<string, unknown> | undefined): string | undefined {
+  if (!params) return undefined
+  for (const [key, value] of Object.entries(params)) {
+    if (key.toLowerCase() === 'authorization' && typeof value === 'string') return value
+  }
+  return undefined
+}
