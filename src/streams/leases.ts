@@ -107,9 +107,11 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       if (active && performance.now() >= deadline) loseLease()
       return active
     }
+    // Timers can fire a little before performance.now() reaches their due time (they run on the event loop's
+    // cached clock): a check that finds the deadline not yet passed arms the timer again.
     const armDeadline = () => {
       clearTimeout(deadlineTimer)
-      deadlineTimer = setTimeout(stillValid, Math.max(0, deadline - performance.now()) + 1)
+      deadlineTimer = setTimeout(() => stillValid() && armDeadline(), Math.max(0, deadline - performance.now()) + 1)
       deadlineTimer.unref()
     }
     const scheduleRenewal = (delayMs: number) => {
