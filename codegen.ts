@@ -18,7 +18,7 @@ const config: CodegenConfig = {
       },
     },
   },
-  hooks: {},
+  emitLegacyCommonJSImports: false,
 }
 
 export default config

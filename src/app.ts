@@ -12,9 +12,9 @@ import { createLogger, type Logger } from './observability/logger.js'
 import { createMetrics } from './observability/metrics.js'
 import { schema } from './schema/index.js'
 import { createAuthenticator } from './server/auth.js'
-import { createGatewayServer, type GatewayServer } from './server/index.js'
+import { createGatewayServer } from './server/index.js'
 import type { GatewayServices } from './services.js'
-import { createStreamRegistry, type StreamRegistry } from './streams/registry.js'
+import { createStreamRegistry } from './streams/registry.js'
 
 export interface StartedApp {
   readonly url: string
@@ -34,8 +34,6 @@ export function createApp(config: Config): App {
   const logger = createLogger({ level: config.logLevel, nodeId: config.nodeId })
   const metrics = createMetrics()
   const stops: Array<() => Promise<void> | void> = []
-  let server: GatewayServer | undefined
-  let registry: StreamRegistry | undefined
   let embedded: EmbeddedMongo | undefined
 
   const start = async (): Promise<StartedApp> => {
@@ -66,7 +64,6 @@ export function createApp(config: Config): App {
         onStateChange: (key, state) => logger.info({ stream: key, state }, 'stream state'),
       },
     })
-    registry = streams
     stops.push(() => streams.stop())
 
     const cursors = createCursorCodec(config.cursorSecret)
@@ -149,7 +146,6 @@ export function createApp(config: Config): App {
       logger,
       graphiqlHeaders: devTokens && !config.production ? { Authorization: `Bearer ${devTokens.admin}` } : undefined,
     })
-    server = gateway
     const listening = await gateway.listen()
     address = listening.url
     stops.push(() => gateway.stop())
@@ -185,8 +181,6 @@ export function createApp(config: Config): App {
         }
       }
       stops.length = 0
-      server = undefined
-      registry = undefined
     },
   }
 }

@@ -79,6 +79,14 @@ export function createChangeSource(options: ChangeSourceOptions): ChangeSource {
     options.onStateChange?.(next)
   }
 
+  const markOpen = () => {
+    if (!opened) {
+      opened = true
+      resolveReady()
+    }
+    setState(StreamState.RUNNING)
+  }
+
   const closeQuietly = async (stream: ChangeStream | undefined) => {
     try {
       await stream?.close()
@@ -95,15 +103,18 @@ export function createChangeSource(options: ChangeSourceOptions): ChangeSource {
       ...startOptionsFor(position),
     })
     current = stream
+    // The stream listens from its aggregate on: signal readiness then, not after the first (awaiting) getMore.
+    const onOpened = (token: unknown) => {
+      if (opened || stopped) return
+      if (!position && token) position = positionFromToken(token as { _data: string })
+      markOpen()
+    }
+    stream.once('resumeTokenChanged', onOpened)
     try {
       while (!stopped) {
         const event = await stream.tryNext()
         if (stopped) return
-        if (!opened) {
-          opened = true
-          resolveReady()
-        }
-        setState(StreamState.RUNNING)
+        markOpen()
         if (event) {
           position = positionFromEvent(event as Document & { _id: { _data: string } })
           options.onEvent(event)
@@ -117,6 +128,7 @@ export function createChangeSource(options: ChangeSourceOptions): ChangeSource {
         }
       }
     } finally {
+      stream.off('resumeTokenChanged', onOpened)
       current = undefined
       await closeQuietly(stream)
     }

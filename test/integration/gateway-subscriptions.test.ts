@@ -1,0 +1,264 @@
+import { ObjectId, type Collection, type Document } from 'mongodb'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core'
+import type { Client } from 'graphql-ws'
+import { startTestGateway, type TestGateway } from '../fixtures/app.js'
+import { collectTyped, queryTyped, wsClient } from '../fixtures/gateway.js'
+import {
+  ChangeCursorDocument,
+  OrderChangedDocument,
+  OrdersDocument,
+  StreamsDocument,
+  UserProfileUpdatedDocument,
+  type StreamsQuery,
+} from '../fixtures/generated/graphql.js'
+
+let gw: TestGateway
+let orders: Collection
+let users: Collection
+const clients: Client[] = []
+
+const client = async (tenant: string) => {
+  const c = wsClient(gw.wsUrl, await gw.token(tenant))
+  clients.push(c)
+  return c
+}
+
+const order = (over: Document = {}): Document => ({
+  _id: new ObjectId(),
+  tenantId: 'acme',
+  customerId: new ObjectId(),
+  status: 'pending',
+  totalAmount: 100,
+  currency: 'EUR',
+  region: 'eu-west',
+  items: [{ productId: 'sku-1', quantity: 1, unitPrice: 100 }],
+  createdAt: new Date(),
+  updatedAt: new Date(),
+  ...over,
+})
+
+/** Quiet period after the last expected event, to show that nothing more arrives. */
+const settle = () => new Promise((r) => setTimeout(r, 300))
+
+/**
+ * Subscribes from "now" (a changeCursor taken first): every write the test makes afterwards is delivered, however
+ * long the subscribe message takes to reach the gateway.
+ */
+async function fromNow<R extends Record<string, unknown>, V extends Record<string, unknown>>(
+  tenant: string,
+  document: TypedDocumentNode<R, V>,
+  variables: V,
+) {
+  const token = await gw.token(tenant)
+  const after = (await queryTyped(gw.url, token, ChangeCursorDocument)).body.data!.changeCursor
+  return collectTyped(await client(tenant), document, { after, ...variables })
+}
+
+beforeAll(async () => {
+  gw = await startTestGateway()
+  orders = gw.mongo.db.collection('orders')
+  users = gw.mongo.db.collection('users')
+})
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.dispose()))
+  await gw?.stop()
+})
+
+describe('orderChanged', () => {
+  it('delivers ENTERED, UPDATED and LEFT with images, in order, to the document tenant only', async () => {
+    const acme = await fromNow('acme', OrderChangedDocument, { filter: { status: ['PENDING', 'CONFIRMED'] } })
+    const globex = await fromNow('globex', OrderChangedDocument, {})
+    const doc = order()
+    await orders.insertOne(doc)
+    await orders.updateOne({ _id: doc._id }, { $set: { status: 'confirmed' } })
+    await orders.updateOne({ _id: doc._id }, { $set: { status: 'shipped' } })
+    await orders.deleteOne({ _id: doc._id })
+    const events = await acme.waitFor(3)
+    expect(events.map((e) => [e.operationType, e.transition])).toEqual([
+      ['INSERT', 'ENTERED'],
+      ['UPDATE', 'UPDATED'],
+      ['UPDATE', 'LEFT'],
+    ])
+    expect(events[1].orderBefore?.status).toBe('PENDING')
+    expect(events[1].order?.status).toBe('CONFIRMED')
+    expect(events[1].updatedFields).toEqual([{ path: 'status', value: 'confirmed' }])
+    expect(events[2].order?.status).toBe('SHIPPED')
+    expect(events.every((e) => e.documentId === doc._id.toHexString())).toBe(true)
+    await settle()
+    expect(acme.events).toHaveLength(3)
+    expect(globex.events).toHaveLength(0)
+  })
+
+  it('filters by total range, region and customer, inclusive bounds', async () => {
+    const customer = new ObjectId()
+    const c = await fromNow('acme', OrderChangedDocument, {
+      filter: { minTotal: 10, maxTotal: 20, region: 'us-east', customerId: customer.toHexString(), operationTypes: ['INSERT'] },
+    })
+    const match = [order({ totalAmount: 10, region: 'us-east', customerId: customer }), order({ totalAmount: 20, region: 'us-east', customerId: customer })]
+    await orders.insertMany([
+      match[0],
+      order({ totalAmount: 9.99, region: 'us-east', customerId: customer }),
+      order({ totalAmount: 15, region: 'eu-west', customerId: customer }),
+      order({ totalAmount: 15, region: 'us-east' }),
+      match[1],
+      order({ totalAmount: 15, region: 'us-east', customerId: customer, tenantId: 'globex' }),
+    ])
+    const events = await c.waitFor(2)
+    await settle()
+    expect(c.events.map((e) => e.documentId)).toEqual(match.map((m) => m._id.toHexString()))
+    expect(events[0].order?.totalAmount).toBe(10)
+  })
+
+  it('statusChangedTo selects updates that set the status, and replaces', async () => {
+    const c = await fromNow('acme', OrderChangedDocument, { filter: { statusChangedTo: ['SHIPPED'] } })
+    const doc = order()
+    await orders.insertOne(doc)
+    await orders.updateOne({ _id: doc._id }, { $set: { totalAmount: 5 } })
+    await orders.updateOne({ _id: doc._id }, { $set: { status: 'shipped' } })
+    const replaced = order({ _id: doc._id, status: 'shipped' })
+    await orders.replaceOne({ _id: doc._id }, replaced)
+    const events = await c.waitFor(2)
+    await settle()
+    expect(c.events.map((e) => e.operationType)).toEqual(['UPDATE', 'REPLACE'])
+    expect(events[0].order?.status).toBe('SHIPPED')
+  })
+
+  it('fieldsChanged selects updates touching a top-level field, including nested paths', async () => {
+    const c = await fromNow('acme', OrderChangedDocument, { filter: { fieldsChanged: ['items'] } })
+    const doc = order()
+    await orders.insertOne(doc)
+    await orders.updateOne({ _id: doc._id }, { $set: { region: 'ap-south' } })
+    await orders.updateOne({ _id: doc._id }, { $set: { 'items.0.quantity': 3 } })
+    await c.waitFor(1)
+    await settle()
+    expect(c.events).toHaveLength(1)
+    expect(c.events[0].updatedFields.map((f) => f.path)).toEqual(['items.0.quantity'])
+  })
+
+  it('a tenant change is LEFT without new content for the old tenant and ENTERED without old content for the new one', async () => {
+    const acme = await fromNow('acme', OrderChangedDocument, {})
+    const globex = await fromNow('globex', OrderChangedDocument, {})
+    const doc = order()
+    await orders.insertOne(doc)
+    await orders.updateOne({ _id: doc._id }, { $set: { tenantId: 'globex', region: 'secret-region' } })
+    await acme.waitFor(2)
+    const [entered] = await globex.waitFor(1)
+    const left = acme.events[1]
+    expect(left.transition).toBe('LEFT')
+    expect(left.order).toBeNull()
+    expect(left.updatedFields).toEqual([])
+    expect(entered.transition).toBe('ENTERED')
+    expect(entered.orderBefore).toBeNull()
+    expect(entered.order?.tenantId).toBe('globex')
+  })
+
+  it('rejects bad input with BAD_USER_INPUT and forged cursors with INVALID_CURSOR', async () => {
+    const c = await client('acme')
+    const bad = collectTyped(c, OrderChangedDocument, { filter: { customerId: 'not-an-id' } })
+    const empty = collectTyped(c, OrderChangedDocument, { filter: { status: [] } })
+    const forged = collectTyped(c, OrderChangedDocument, { after: 'eyJ2IjoxfQ.AAAA' })
+    await Promise.all([bad.completed, empty.completed, forged.completed])
+    expect(bad.errors[0]?.extensions?.code).toBe('BAD_USER_INPUT')
+    expect(empty.errors[0]?.extensions?.code).toBe('BAD_USER_INPUT')
+    expect(forged.errors[0]?.extensions?.code).toBe('INVALID_CURSOR')
+  })
+
+  it("another tenant's cursor is INVALID_CURSOR", async () => {
+    const globexCursor = await queryTyped(gw.url, await gw.token('globex'), ChangeCursorDocument)
+    const c = await fromNow('acme', OrderChangedDocument, { after: globexCursor.body.data!.changeCursor })
+    await c.completed
+    expect(c.errors[0]?.extensions?.code).toBe('INVALID_CURSOR')
+  })
+})
+
+describe('cursors', () => {
+  it('query, then subscribe after the page cursor: nothing committed after the read is missed', async () => {
+    const token = await gw.token('acme')
+    await orders.insertOne(order({ region: 'page' }))
+    const page = await queryTyped(gw.url, token, OrdersDocument, { filter: { region: 'page' }, first: 10 })
+    expect(page.body.data?.orders.nodes).toHaveLength(1)
+    const later = [order({ region: 'page' }), order({ region: 'page' })]
+    await orders.insertMany(later)
+    const c = await fromNow('acme', OrderChangedDocument, { filter: { region: 'page' }, after: page.body.data!.orders.cursor })
+    await c.waitFor(2)
+    await settle()
+    expect(c.events.map((e) => e.documentId)).toEqual(later.map((d) => d._id.toHexString()))
+  })
+
+  it('after: catches up while 1,000 writes continue — exactly the matching ones, ordered, once', async () => {
+    const token = await gw.token('acme')
+    const cursor = (await queryTyped(gw.url, token, ChangeCursorDocument)).body.data!.changeCursor
+    const region = `burst-${Date.now()}`
+    const written: string[] = []
+    const writer = (async () => {
+      for (let n = 0; n < 1000; n++) {
+        const doc = order({ region: n % 2 === 0 ? region : 'elsewhere', tenantId: n % 5 === 0 ? 'globex' : 'acme' })
+        await orders.insertOne(doc)
+        if (n % 2 === 0 && n % 5 !== 0) written.push(doc._id.toHexString())
+      }
+    })()
+    await new Promise((r) => setTimeout(r, 200))
+    const c = await fromNow('acme', OrderChangedDocument, { filter: { region }, after: cursor })
+    await writer
+    await c.waitFor(written.length, 30_000)
+    await settle()
+    expect(c.events.map((e) => e.documentId)).toEqual(written)
+  })
+
+  it('continues after an event cursor with no gap and no duplicate', async () => {
+    const region = `resume-${Date.now()}`
+    const first = await fromNow('acme', OrderChangedDocument, { filter: { region } })
+    const docs = Array.from({ length: 6 }, () => order({ region }))
+    for (const d of docs.slice(0, 3)) await orders.insertOne(d)
+    const seen = await first.waitFor(3)
+    first.dispose()
+    for (const d of docs.slice(3)) await orders.insertOne(d)
+    const second = await fromNow('acme', OrderChangedDocument, { filter: { region }, after: seen[1].cursor })
+    await second.waitFor(4)
+    await settle()
+    expect(second.events.map((e) => e.documentId)).toEqual(docs.slice(2).map((d) => d._id.toHexString()))
+  })
+})
+
+describe('userProfileUpdated', () => {
+  it('delivers profile changes with the fields touched, filtered by user and field', async () => {
+    const user = { _id: new ObjectId(), tenantId: 'acme', email: 'a@acme.example', name: 'A', tier: 'standard', profile: {}, preferences: {} }
+    await users.insertOne(user)
+    const all = await fromNow('acme', UserProfileUpdatedDocument, { filter: { userId: user._id.toHexString() } })
+    const tierOnly = await fromNow('acme', UserProfileUpdatedDocument, { filter: { fields: ['TIER'] } })
+    await users.updateOne({ _id: user._id }, { $set: { name: 'Ann' } })
+    await users.updateOne({ _id: user._id }, { $set: { tier: 'gold', 'profile.locale': 'fr' } })
+    const events = await all.waitFor(2)
+    await tierOnly.waitFor(1)
+    expect(events.map((e) => e.changedFields)).toEqual([['name'], ['profile', 'tier']])
+    expect(events[1].user?.tier).toBe('gold')
+    expect(tierOnly.events.map((e) => e.user?.tier)).toEqual(['gold'])
+  })
+})
+
+describe('sharing', () => {
+  it('many subscribers share one change stream per collection', async () => {
+    const c = await client('acme')
+    const subs = Array.from({ length: 20 }, (_, n) => collectTyped(c, OrderChangedDocument, { filter: { region: `share-${n}` } }))
+    const admin = await gw.token('acme', 'admin')
+    let streams: StreamsQuery['streams'] = []
+    for (let tries = 0; tries < 100; tries++) {
+      streams = (await queryTyped(gw.url, admin, StreamsDocument)).body.data!.streams
+      if ((streams.find((s) => s.collection === 'orders')?.subscribers ?? 0) >= 20) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(streams.filter((s) => s.collection === 'orders')).toHaveLength(1)
+    const ordersStream = streams.find((s) => s.collection === 'orders')!
+    expect(ordersStream.state).toBe('RUNNING')
+    expect(ordersStream.subscribers).toBeGreaterThanOrEqual(20)
+    expect(ordersStream.ownerNode).toBe('test-node')
+    subs.forEach((s) => s.dispose())
+  })
+
+  it('streams is admin-only', async () => {
+    const { body } = await queryTyped(gw.url, await gw.token('acme'), StreamsDocument)
+    expect(body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN')
+  })
+})
