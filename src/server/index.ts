@@ -41,7 +41,7 @@ export interface GatewayServer {
   listen(): Promise<{ url: string; port: number }>
   /** Graceful: stop accepting, end every subscription, close sockets with 1001, close HTTP. Idempotent. */
   stop(): Promise<void>
-  /** Open WebSocket connections; running operations (WebSocket) plus open event streams (SSE). */
+  /** Open WebSocket connections; running subscriptions over WebSocket and SSE. */
   stats(): { connections: number; subscriptions: number }
 }
 
@@ -157,7 +157,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       return stopped
     },
 
-    stats: () => ({ connections: sockets.connections(), subscriptions: protocol.operations() + activeStreams() }),
+    stats: () => ({ connections: sockets.connections(), subscriptions: protocol.subscriptions() + activeStreams() }),
   }
 }
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql'
+import { getOperationAST, GraphQLError, OperationTypeNode, type ExecutionArgs, type ExecutionResult } from 'graphql'
 import { makeServer, type Context, type OperationResult, type Server } from 'graphql-ws'
 import type { WebSocket } from 'ws'
 import { ErrorCode, subscriptionLimit } from '../errors.js'
@@ -15,12 +15,14 @@ export interface SocketExtra {
   readonly request: IncomingMessage
   auth?: AuthContext
   expiry?: NodeJS.Timeout
+  /** Ids of this socket's subscription operations (queries do not count against the limit). */
+  subscriptionIds?: Set<string>
 }
 
 export interface ProtocolOptions {
   yoga: GatewayYoga
   authenticator: Authenticator
-  /** Operations one socket may run at once; the next `subscribe` gets a SUBSCRIPTION_LIMIT error. */
+  /** Subscriptions one socket may hold at once; the next one gets a per-operation SUBSCRIPTION_LIMIT error. */
   maxSubscriptionsPerSocket: number
   /** Time a socket has to send `connection_init` before it is closed with 4408. */
   connectionInitTimeoutMs: number
@@ -30,8 +32,8 @@ export interface ProtocolOptions {
 
 export interface ProtocolServer {
   readonly server: Server<SocketExtra>
-  /** Operations running on all acknowledged sockets. */
-  operations(): number
+  /** Subscriptions held by all sockets. */
+  subscriptions(): number
 }
 
 type Enveloped = ReturnType<GatewayYoga['getEnveloped']>
@@ -86,16 +88,19 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
       return true
     },
 
-    async onSubscribe(ctx, _id, payload) {
+    async onSubscribe(ctx, id, payload) {
       const auth = ctx.extra.auth
       if (!auth) return [new GraphQLError('Forbidden', { extensions: { code: ErrorCode.UNAUTHENTICATED } })]
-      // The operation being subscribed already holds a slot in ctx.subscriptions.
-      if (Object.keys(ctx.subscriptions).length > opts.maxSubscriptionsPerSocket) return [subscriptionLimit()]
       try {
         const run = yoga.getEnveloped({ auth, params: payload })
         const document = run.parse(payload.query)
         const errors = run.validate(run.schema, document)
         if (errors.length > 0) return errors
+        if (getOperationAST(document, payload.operationName)?.operation === OperationTypeNode.SUBSCRIPTION) {
+          const held = liveSubscriptions(ctx)
+          if (held.size >= opts.maxSubscriptionsPerSocket) return [subscriptionLimit()]
+          held.add(id)
+        }
         const args: ExecutionArgs = {
           schema: run.schema,
           document,
@@ -135,12 +140,23 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
 
   return {
     server,
-    operations() {
+    subscriptions() {
       let count = 0
-      for (const ctx of live) count += Object.keys(ctx.subscriptions).length
+      for (const ctx of live) count += liveSubscriptions(ctx).size
       return count
     },
   }
+}
+
+/**
+ * The socket's subscription ids that are still running. graphql-ws removes an operation from
+ * `ctx.subscriptions` the moment it ends for any reason (client `complete`, error, socket close), so ids no
+ * longer there are dropped here; a completed subscription frees its slot at once.
+ */
+function liveSubscriptions(ctx: ExtraContext): Set<string> {
+  const ids = (ctx.extra.subscriptionIds ??= new Set())
+  for (const id of ids) if (!(id in ctx.subscriptions)) ids.delete(id)
+  return ids
 }
 
 const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)))

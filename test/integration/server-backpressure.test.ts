@@ -1,0 +1,99 @@
+import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { startToyGateway, type ToyGateway } from '../fixtures/toy-schema.js'
+
+const SIZE = 32 * 1024
+
+/** An acknowledged raw graphql-transport-ws socket that records the `n` of every flood event it reads. */
+async function floodSubscriber(gw: ToyGateway) {
+  const socket = new WebSocket(gw.wsUrl, 'graphql-transport-ws')
+  socket.on('error', () => undefined)
+  const received: number[] = []
+  let acked!: () => void
+  const ack = new Promise<void>((resolve) => (acked = resolve))
+  socket.on('message', (data) => {
+    const message = JSON.parse(String(data)) as { type: string; payload?: { data?: { flood?: { n: number } } } }
+    if (message.type === 'connection_ack') acked()
+    const n = message.payload?.data?.flood?.n
+    if (message.type === 'next' && n !== undefined) received.push(n)
+  })
+  await once(socket, 'open')
+  socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${gw.token}` } }))
+  await ack
+  socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: `subscription { flood(size: ${SIZE}) { n pad } }` } }))
+  return { socket, received }
+}
+
+/** Waits until `read()` returns the same value over `quietMs`. */
+async function settle(read: () => number, quietMs = 1000, timeoutMs = 20_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs
+  let last = read()
+  for (;;) {
+    await sleep(quietMs)
+    const now = read()
+    if (now === last) return now
+    if (Date.now() > deadline) throw new Error(`still moving: ${last} → ${now}`)
+    last = now
+  }
+}
+
+describe('WebSocket backpressure', () => {
+  let gw: ToyGateway | undefined
+  afterEach(async () => {
+    await gw?.stop()
+    gw = undefined
+  })
+
+  it('pulls a subscription no faster than its client reads, and loses nothing when it reads again', async () => {
+    gw = await startToyGateway()
+    const { socket, received } = await floodSubscriber(gw)
+    await expect.poll(() => received.length).toBeGreaterThan(10)
+    socket.pause()
+
+    // A generator that yields as fast as it is pulled stops being pulled: only what fits in the kernel's socket
+    // buffers (a few MB on loopback) plus one frame waiting for its flush has been produced beyond what the client read.
+    const produced = await settle(() => gw!.probe.floodProduced)
+    const unread = produced - received.length
+    expect(unread * SIZE).toBeLessThan(16 * 1024 * 1024)
+
+    socket.resume()
+    await expect.poll(() => received.length, { timeout: 20_000 }).toBeGreaterThan(produced + 10)
+    expect(gw.probe.floodProduced).toBeGreaterThan(produced)
+    expect(received.slice(0, produced + 10)).toEqual(Array.from({ length: produced + 10 }, (_, i) => i + 1))
+
+    socket.close()
+    await expect.poll(() => gw!.probe.floodEnded).toBe(1)
+  })
+
+  it('keeps other sockets flowing while one client stalls', async () => {
+    gw = await startToyGateway()
+    const stalled = await floodSubscriber(gw)
+    await expect.poll(() => stalled.received.length).toBeGreaterThan(0)
+    stalled.socket.pause()
+
+    const healthy = await floodSubscriber(gw)
+    await expect.poll(() => healthy.received.length, { timeout: 20_000 }).toBeGreaterThan(200)
+    stalled.socket.terminate()
+    healthy.socket.close()
+    await expect.poll(() => gw!.probe.floodEnded).toBe(2)
+  })
+
+  it('terminates a peer that stops answering pings, ending its subscriptions', async () => {
+    gw = await startToyGateway({ keepAliveMs: 200 })
+    const idle = new WebSocket(gw.wsUrl, 'graphql-transport-ws')
+    await once(idle, 'open')
+    const { socket } = await floodSubscriber(gw)
+    await expect.poll(() => gw!.server.stats().connections).toBe(2)
+    socket.pause()
+
+    await expect.poll(() => gw!.probe.floodEnded, { timeout: 5000 }).toBe(1)
+    expect(gw.server.stats().connections).toBe(1)
+    // The idle peer answers pings (the ws client does so by itself) and is still connected; the init timeout
+    // (3 s) has not passed yet.
+    expect(idle.readyState).toBe(WebSocket.OPEN)
+    idle.close()
+    socket.terminate()
+  })
+})
