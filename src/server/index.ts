@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { GraphQLSchema } from 'graphql'
 import { handleProtocols } from 'graphql-ws'
 import { WebSocketServer } from 'ws'
@@ -45,6 +46,8 @@ export interface GatewayServer {
   stats(): { connections: number; subscriptions: number }
 }
 
+const STREAM_DRAIN_MS = 2000
+
 const UNAUTHORIZED_BODY = { errors: [{ message: 'Unauthorized', extensions: { code: ErrorCode.UNAUTHENTICATED } }] }
 
 /**
@@ -56,7 +59,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   const countErrors = (errors: ReadonlyArray<{ extensions?: Record<string, unknown> | null }>) =>
     errors.forEach((e) => metrics.errors.inc({ code: codeOf(e) }))
 
-  const { yoga, activeStreams } = createGatewayYoga({
+  const { yoga, streams } = createGatewayYoga({
     schema: options.schema,
     config,
     createContext: options.createContext,
@@ -151,13 +154,14 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
         await sockets.dispose()
         // Open event streams and keep-alive connections: ending them cancels their iterators.
         http.closeAllConnections()
+        await Promise.race([streams.drained(), sleep(STREAM_DRAIN_MS, undefined, { ref: false })])
         await closed
         await yoga.dispose()
       })()
       return stopped
     },
 
-    stats: () => ({ connections: sockets.connections(), subscriptions: protocol.subscriptions() + activeStreams() }),
+    stats: () => ({ connections: sockets.connections(), subscriptions: protocol.subscriptions() + streams.active() }),
   }
 }
 

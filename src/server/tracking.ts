@@ -9,6 +9,8 @@ export interface ResultTracker {
 export interface StreamTracking {
   /** Event streams (SSE) currently open over HTTP. */
   active(): number
+  /** Resolves once no event stream is open (their iterators have been returned). */
+  drained(): Promise<void>
   readonly plugin: Plugin
 }
 
@@ -18,12 +20,20 @@ export interface StreamTracking {
  */
 export function useResultTracking(tracker: ResultTracker): StreamTracking {
   let open = 0
+  let waiters: Array<() => void> = []
+  const closeOne = () => {
+    open--
+    if (open > 0) return
+    for (const wake of waiters) wake()
+    waiters = []
+  }
   const seen = (result: unknown) => {
     const errors = (result as ExecutionResult | undefined)?.errors
     if (errors?.length) tracker.onErrors(errors)
   }
   return {
     active: () => open,
+    drained: () => (open === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
     plugin: {
       onResultProcess({ result, setResult }) {
         if (isAsyncIterable(result)) {
@@ -31,7 +41,7 @@ export function useResultTracking(tracker: ResultTracker): StreamTracking {
           let counted = true
           setResult(
             track(result, seen, () => {
-              if (counted) open--
+              if (counted) closeOne()
               counted = false
             }),
           )
@@ -67,13 +77,19 @@ function track<T>(source: AsyncIterable<T>, onValue: (value: T) => void, onEnd: 
       }
     },
     async return(value?: unknown) {
-      onEnd()
-      return it.return ? it.return(value) : { done: true, value: undefined }
+      try {
+        return it.return ? await it.return(value) : { done: true, value: undefined }
+      } finally {
+        onEnd()
+      }
     },
     async throw(error?: unknown) {
-      onEnd()
-      if (it.throw) return it.throw(error)
-      throw error
+      try {
+        if (it.throw) return await it.throw(error)
+        throw error
+      } finally {
+        onEnd()
+      }
     },
     [Symbol.asyncIterator]() {
       return this

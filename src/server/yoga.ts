@@ -7,7 +7,7 @@ import type { AuthContext } from './auth.js'
 import { useCsrfPrevention } from './csrf.js'
 import { useHardening } from './hardening.js'
 import { maskError } from './masking.js'
-import { useResultTracking, type ResultTracker } from './tracking.js'
+import { useResultTracking, type ResultTracker, type StreamTracking } from './tracking.js'
 
 /** What each transport hands to yoga: the caller, authenticated before anything runs. */
 export interface TransportContext {
@@ -31,7 +31,7 @@ export interface GatewayYogaOptions {
  * The one GraphQL pipeline (envelop) every transport executes through: HTTP and SSE directly, WebSocket via
  * `yoga.getEnveloped`. Parsing, validation, limits, masking and the context are therefore the same everywhere.
  */
-export function createGatewayYoga(opts: GatewayYogaOptions): { yoga: GatewayYoga; activeStreams: () => number } {
+export function createGatewayYoga(opts: GatewayYogaOptions): { yoga: GatewayYoga; streams: Pick<StreamTracking, 'active' | 'drained'> } {
   const { production, allowedOrigins } = opts.config
   const streams = useResultTracking(opts.tracker)
   const yoga: GatewayYoga = createYoga<TransportContext, Record<string, unknown>>({
@@ -59,7 +59,7 @@ export function createGatewayYoga(opts: GatewayYogaOptions): { yoga: GatewayYoga
     },
     plugins: [useCsrfPrevention(), useHardening({ production }), streams.plugin],
   })
-  return { yoga, activeStreams: streams.active }
+  return { yoga, streams }
 }
 
 function yogaLogger(logger: Logger): YogaLogger {

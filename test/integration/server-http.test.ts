@@ -74,6 +74,16 @@ describe('HTTP transport (dev mode)', () => {
     expect(html).toContain('"subscriptionsProtocol":"SSE"')
   })
 
+  it('pre-fills the GraphiQL headers editor with the given headers', async () => {
+    const dev = await startToyGateway({ graphiqlHeaders: { Authorization: 'Bearer dev-token-123' } })
+    try {
+      const html = await (await fetch(dev.url, { headers: { accept: 'text/html' } })).text()
+      expect(html).toContain('dev-token-123')
+    } finally {
+      await dev.stop()
+    }
+  })
+
   it('masks internal errors: generic message, INTERNAL_SERVER_ERROR, no original text; logs the original', async () => {
     const { body } = await post(gw, '{ boom whoami }')
     expect(body.data).toEqual({ boom: null, whoami: 'acme' })
