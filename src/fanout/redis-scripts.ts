@@ -106,6 +106,13 @@ redis.call('PUBLISH', ARGV[2], string.format('%d', seq) .. '\\n' .. ARGV[3] .. '
 return seq
 `
 
+/** KEYS lease, key; ARGV value. Deletes key when the lease is still ours: 1, else 0. */
+export const FENCED_DEL = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+return 1
+`
+
 /** KEYS lease, position; ARGV value, json. Stores json when the lease is still ours: 1, else 0. */
 export const FENCED_SET = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { DEFAULT_PREFIX, FENCED_SET, leaseValue, redisKeys, runScript } from '../fanout/redis-scripts.js'
+import { DEFAULT_PREFIX, FENCED_DEL, FENCED_SET, leaseValue, redisKeys, runScript } from '../fanout/redis-scripts.js'
 import type { Position } from '../mongo/position.js'
 import type { LeaseToken } from './leases.js'
 
@@ -24,6 +24,8 @@ export interface PositionStore {
   /** Persists only if `lease` is still the current holder. Returns false if fenced out. */
   save(lease: LeaseToken, position: Position): Promise<boolean>
   load(streamKey: string): Promise<SavedPosition | undefined>
+  /** Forgets the position (the stream was invalidated or nobody needs it), only if `lease` is still current. */
+  clear(lease: LeaseToken): Promise<boolean>
 }
 
 export interface PositionStoreOptions {
@@ -45,6 +47,15 @@ export function createPositionStore(options: PositionStoreOptions): PositionStor
         [leaseValue(lease.nodeId, lease.epoch), JSON.stringify(record)],
       )
       return saved === 1
+    },
+    async clear(lease) {
+      const cleared = await runScript(
+        redis,
+        FENCED_DEL,
+        [keys.lease(lease.streamKey), keys.position(lease.streamKey)],
+        [leaseValue(lease.nodeId, lease.epoch)],
+      )
+      return cleared === 1
     },
     async load(streamKey) {
       const text = await redis.get(keys.position(streamKey))

@@ -1,25 +1,22 @@
 import type { Collection as MongoCollection } from 'mongodb'
 import { MongoError } from 'mongodb'
-import { ErrorCode, gatewayErrorFromCode, internalError } from '../errors.js'
-import type { FanOut, StreamMessage } from '../fanout/types.js'
-import { createChangeSource, StreamState, type ChangeSource } from '../mongo/change-source.js'
+import { ErrorCode } from '../errors.js'
+import type { FanOut } from '../fanout/types.js'
+import { createChangeSource, type ChangeSource, type StreamState } from '../mongo/change-source.js'
 import type { Position } from '../mongo/position.js'
-import { createDispatcher, type Member } from './dispatcher.js'
-import { INVALIDATING_EVENTS, parseStreamEvent, type Collection } from './stream-event.js'
+import type { Member } from './dispatcher.js'
+import { createStreamConsumer, type StreamObserver } from './stream-consumer.js'
+import type { Collection } from './stream-event.js'
 
-export interface StreamObserver {
-  onEvent?(streamKey: string, lagMs: number): void
-  onDeliveries?(collection: Collection, count: number): void
-  onResume?(streamKey: string): void
-  onStateChange?(streamKey: string, state: StreamState): void
-}
+export type { StreamObserver } from './stream-consumer.js'
 
 export interface SharedStreamStatus {
   readonly key: string
   readonly collection: Collection
   readonly pipeline: readonly object[]
   readonly state: StreamState
-  readonly ownerNode: string
+  readonly ownerNode: string | null
+  readonly epoch: number | null
   readonly subscribers: number
   readonly eventsReceived: number
   readonly errors: number
@@ -30,6 +27,7 @@ export interface SharedStreamStatus {
   readonly resumes: number
 }
 
+/** One shared change stream as a node's subscribers see it, whoever reads MongoDB for it. */
 export interface SharedStream {
   readonly key: string
   readonly collection: Collection
@@ -48,71 +46,41 @@ export interface SharedStreamOptions {
   readonly key: string
   readonly collection: Collection
   readonly mongoCollection: MongoCollection
-  readonly fanout: FanOut
   readonly nodeId: string
   readonly observer?: StreamObserver
   /** Called once the stream ended (invalidated, failed or stopped). */
   readonly onEnded?: () => void
 }
 
+export const HISTORY_LOST = 286
 
-const HISTORY_LOST = 286
+/** Maps a change source's fatal error to what its subscribers are told. */
+export const failureCode = (error: unknown): ErrorCode =>
+  error instanceof MongoError && error.code === HISTORY_LOST ? ErrorCode.CURSOR_EXPIRED : ErrorCode.INTERNAL_SERVER_ERROR
 
-/** One MongoDB change stream per collection on this node, shared by all of its subscribers. */
-export function createSharedStream(options: SharedStreamOptions): SharedStream {
+/** Single node: this node reads the one MongoDB change stream per collection and fans it out in-process. */
+export function createSharedStream(options: SharedStreamOptions & { readonly fanout: FanOut }): SharedStream {
   const { key, collection, fanout, observer } = options
-  const dispatcher = createDispatcher()
   const startedAt = new Date()
-  let position: Position | undefined
-  let eventsReceived = 0
-  let lastEventAt: Date | null = null
-  let lagMs: number | null = null
-  let ended = false
-
-  const end = (code: ErrorCode) => {
-    if (ended) return
-    ended = true
-    dispatcher.failAll(gatewayErrorFromCode(code))
-    unsubscribe()
-    void source.stop()
-    options.onEnded?.()
-  }
-
-  const onMessage = (message: StreamMessage) => {
-    if (ended) return
-    if (message.kind === 'position') {
-      position = message.position
-      return
-    }
-    if (message.kind === 'end') {
-      end(message.code)
-      return
-    }
-    const event = parseStreamEvent(collection, message.raw)
-    position = event.position
-    eventsReceived++
-    lastEventAt = new Date()
-    lagMs = event.wallTime ? Math.max(0, Date.now() - event.wallTime.getTime()) : null
-    observer?.onEvent?.(key, lagMs ?? 0)
-    if (INVALIDATING_EVENTS.has(event.operationType)) {
-      end(ErrorCode.STREAM_INVALIDATED)
-      return
-    }
-    const delivered = dispatcher.dispatch(event)
-    if (delivered > 0) observer?.onDeliveries?.(collection, delivered)
-  }
-  const unsubscribe = fanout.subscribe(key, onMessage)
+  const consumer = createStreamConsumer({
+    key,
+    collection,
+    observer,
+    onEnded: () => {
+      unsubscribe()
+      void source.stop()
+      options.onEnded?.()
+    },
+  })
+  const unsubscribe = fanout.subscribe(key, (message) => consumer.apply(message))
 
   let resumesSeen = 0
   const source: ChangeSource = createChangeSource({
     collection: options.mongoCollection,
     pipeline: [],
     onEvent: (raw) => fanout.publish(key, { kind: 'event', raw }),
-    onIdle: (p) => fanout.publish(key, { kind: 'position', position: p }),
-    onFailed: (error) => {
-      const code = error instanceof MongoError && error.code === HISTORY_LOST ? ErrorCode.CURSOR_EXPIRED : ErrorCode.INTERNAL_SERVER_ERROR
-      fanout.publish(key, { kind: 'end', code })
-    },
+    onIdle: (position) => fanout.publish(key, { kind: 'position', position }),
+    onFailed: (error) => fanout.publish(key, { kind: 'end', code: failureCode(error) }),
     onStateChange: (state) => {
       if (source && source.resumes > resumesSeen) {
         resumesSeen = source.resumes
@@ -126,13 +94,13 @@ export function createSharedStream(options: SharedStreamOptions): SharedStream {
     key,
     collection,
     ready: source.ready,
-    position: () => position ?? source.position(),
-    join: (member) => dispatcher.add(member),
+    position: () => consumer.position() ?? source.position(),
+    join: (member) => consumer.join(member),
     get subscribers() {
-      return dispatcher.size
+      return consumer.subscribers
     },
     get ended() {
-      return ended
+      return consumer.ended
     },
     status: () => ({
       key,
@@ -140,21 +108,18 @@ export function createSharedStream(options: SharedStreamOptions): SharedStream {
       pipeline: [],
       state: source.state,
       ownerNode: options.nodeId,
-      subscribers: dispatcher.size,
-      eventsReceived,
+      epoch: null,
+      subscribers: consumer.subscribers,
+      eventsReceived: consumer.eventsReceived,
       errors: source.errors,
-      lastEventAt,
-      lagMs,
-      position: position ?? source.position(),
+      lastEventAt: consumer.lastEventAt,
+      lagMs: consumer.lagMs,
+      position: consumer.position() ?? source.position(),
       startedAt,
       resumes: source.resumes,
     }),
     async stop() {
-      if (!ended) {
-        ended = true
-        unsubscribe()
-        dispatcher.failAll(internalError())
-      }
+      consumer.end(ErrorCode.INTERNAL_SERVER_ERROR)
       await source.stop()
     },
   }
