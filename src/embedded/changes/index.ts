@@ -4,6 +4,11 @@
  *
  * The aggregate command handler calls `open` when `pipeline[0].$changeStream` exists, replies with the first
  * batch, and routes `getMore` / `killCursors` to the returned cursor.
+ *
+ * Errors are MongoDB's: 50865 (resumeAfter with startAfter), 40674 (a token with startAtOperationTime), 260
+ * (resumeAfter an invalidate), 9 / 40647 / 40649 (malformed tokens), 280 (token not found, or `_id` changed by
+ * a stage), 286 (history lost; labelled NonResumableChangeStreamError), 47 (a required image is missing),
+ * 20 (a stage change streams do not allow), 11602 on step-down (labelled ResumableChangeStreamError).
  */
 import type { Document, Long } from 'bson'
 import type { ChangeStreamService, CommandContext, CursorBatch, ServerCursor, StorageView } from '../types.js'
