@@ -2,7 +2,7 @@ import { MongoClient, type Document } from 'mongodb'
 import type { Config } from './config/index.js'
 import { startEmbeddedMongo, type EmbeddedMongo } from './embedded/index.js'
 import { invalidCursor } from './errors.js'
-import { createInProcessFanOut } from './fanout/in-process.js'
+import { createInProcessMode, createRedisMode } from './fanout/modes.js'
 import { createLoaders } from './loaders/index.js'
 import { ensureCollections } from './mongo/collections.js'
 import { createCursorCodec } from './mongo/cursor-codec.js'
@@ -48,11 +48,19 @@ export function createApp(config: Config): App {
     const db = client.db(config.mongodbDb)
     await ensureCollections(db)
 
-    const fanout = createInProcessFanOut()
-    stops.push(() => fanout.stop())
+    const now = async (): Promise<Position> => {
+      const reply: Document = await db.command({ ping: 1 })
+      const time = (reply.operationTime ?? reply.$clusterTime?.clusterTime) as { high: number; low: number }
+      return { kind: 'time', time: { t: time.high, i: time.low } }
+    }
+
+    const mode = config.redisUrl
+      ? createRedisMode({ redisUrl: config.redisUrl, nodeId: config.nodeId, now, logger })
+      : createInProcessMode()
+    stops.push(() => mode.stop())
     const streams = createStreamRegistry({
       db,
-      fanout,
+      createStream: mode.createStream,
       nodeId: config.nodeId,
       bufferSize: config.subscriptionBufferSize,
       observer: {
@@ -71,10 +79,17 @@ export function createApp(config: Config): App {
     const startedAt = new Date()
     let address = ''
 
-    const now = async (): Promise<Position> => {
-      const reply: Document = await db.command({ ping: 1 })
-      const time = (reply.operationTime ?? reply.$clusterTime?.clusterTime) as { high: number; low: number }
-      return { kind: 'time', time: { t: time.high, i: time.low } }
+    const localNode = () => {
+      const live = gateway.stats()
+      return {
+        id: config.nodeId,
+        address,
+        startedAt,
+        heartbeatAgeMs: 0,
+        connections: live.connections,
+        subscriptions: live.subscriptions,
+        ownedStreams: streams.statuses().map((s) => s.key),
+      }
     }
 
     const services: GatewayServices = {
@@ -104,20 +119,7 @@ export function createApp(config: Config): App {
         metrics.eventsDelivered.inc({ kind: delivery.event.collection })
         if (delivery.event.wallTime) metrics.deliveryLatency.observe((Date.now() - delivery.event.wallTime.getTime()) / 1000)
       },
-      nodes: () => {
-        const live = gateway.stats()
-        return [
-          {
-            id: config.nodeId,
-            address,
-            startedAt,
-            heartbeatAgeMs: 0,
-            connections: live.connections,
-            subscriptions: live.subscriptions,
-            ownedStreams: streams.statuses().map((s) => s.key),
-          },
-        ]
-      },
+      nodes: () => mode.nodes(localNode()),
     }
 
     const devTokens = config.jwtSecretGenerated
@@ -139,8 +141,11 @@ export function createApp(config: Config): App {
           () => true,
           () => false,
         )
+        const redis = await mode.ready()
         const failed = streams.statuses().filter((s) => s.state === 'FAILED').length
-        return { ready: mongo && failed === 0, checks: { mongodb: mongo, streams: failed === 0 ? true : `${failed} failed` } }
+        const checks: Record<string, boolean | string> = { mongodb: mongo, streams: failed === 0 ? true : `${failed} failed` }
+        if (mode.kind === 'redis') checks.redis = redis
+        return { ready: mongo && redis && failed === 0, checks }
       },
       metrics,
       logger,
@@ -149,6 +154,16 @@ export function createApp(config: Config): App {
     const listening = await gateway.listen()
     address = listening.url
     stops.push(() => gateway.stop())
+    mode.start(() => {
+      const statuses = streams.statuses()
+      return {
+        address,
+        startedAt,
+        ...gateway.stats(),
+        neededStreams: statuses.filter((s) => s.subscribers > 0).map((s) => s.key),
+        ownedStreams: statuses.filter((s) => s.ownerNode === config.nodeId).map((s) => s.key),
+      }
+    })
 
     if (config.demo) {
       await seedDemo(db)

@@ -27,5 +27,5 @@ export interface GatewayServices {
   subscribe(filter: CompiledFilter, after: string | null | undefined): Promise<AsyncIterable<QueueItem<Delivery>>>
   /** Called once per delivery handed to GraphQL execution. */
   onDelivered(delivery: Delivery): void
-  nodes(): GatewayNodeInfo[]
+  nodes(): Promise<GatewayNodeInfo[]>
 }

@@ -1,17 +1,19 @@
 import type { Db } from 'mongodb'
 import { slowConsumer, type GatewayError } from '../errors.js'
-import type { FanOut } from '../fanout/types.js'
 import { comparePositions, type Position } from '../mongo/position.js'
 import { openCatchUp, toGatewayError as toError } from './catch-up.js'
 import { createFilterEvaluator, type Member } from './dispatcher.js'
 import type { CompiledFilter } from './filter-compiler.js'
-import { createSharedStream, type SharedStream, type SharedStreamStatus, type StreamObserver } from './shared-stream.js'
+import type { SharedStream, SharedStreamOptions, SharedStreamStatus, StreamObserver } from './shared-stream.js'
 import type { Collection, Delivery } from './stream-event.js'
 import { createSubscriberQueue, type SubscriberQueue } from './subscriber-queue.js'
 
+/** Builds the node's shared stream for one collection (single node, or one consumer of a cluster stream). */
+export type StreamFactory = (options: SharedStreamOptions) => SharedStream
+
 export interface StreamRegistryOptions {
   readonly db: Db
-  readonly fanout: FanOut
+  readonly createStream: StreamFactory
   readonly nodeId: string
   /** Deliveries buffered per subscription before it ends with SLOW_CONSUMER. */
   readonly bufferSize: number
@@ -45,11 +47,10 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
     lingers.delete(collection)
     let stream = streams.get(collection)
     if (!stream || stream.ended) {
-      const created = createSharedStream({
+      const created = options.createStream({
         key: streamKey(collection),
         collection,
         mongoCollection: options.db.collection(collection),
-        fanout: options.fanout,
         nodeId: options.nodeId,
         observer: options.observer,
         onEnded: () => {
