@@ -5,7 +5,7 @@ import type { GraphQLSchema } from 'graphql'
 import { handleProtocols } from 'graphql-ws'
 import { WebSocketServer } from 'ws'
 import type { Config } from '../config/index.js'
-import { ErrorCode } from '../errors.js'
+import { DEFAULT_MESSAGES, ErrorCode } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { AuthContext, Authenticator } from './auth.js'
@@ -112,8 +112,8 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   const http = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       logger.error({ err }, 'request handling failed')
-      if (!res.headersSent) sendJSON(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }] })
-      else res.destroy()
+      if (res.headersSent) return res.destroy()
+      sendJSON(res, 500, { errors: [{ message: DEFAULT_MESSAGES.INTERNAL_SERVER_ERROR, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }] })
     })
   })
 

@@ -55,7 +55,9 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
   const formatErrors = (errors: readonly GraphQLError[]) =>
     errors.map((error) => {
       const masked = maskError(error)
-      if (masked !== error && codeOf(masked) === ErrorCode.INTERNAL_SERVER_ERROR) logger.error({ err: error.originalError ?? error }, 'internal error')
+      if (masked !== error && codeOf(masked) === ErrorCode.INTERNAL_SERVER_ERROR) {
+        logger.error({ err: error.originalError ?? error }, 'internal error')
+      }
       metrics.errors.inc({ code: codeOf(masked) })
       return toClientJSON(masked)
     })
@@ -67,7 +69,8 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
 
   const armExpiry = (extra: SocketExtra, exp: number) => {
     const remaining = exp * 1000 - Date.now()
-    extra.expiry = setTimeout(() => (remaining > MAX_TIMER_MS ? armExpiry(extra, exp) : forbid(extra)), Math.min(Math.max(remaining, 0), MAX_TIMER_MS))
+    const delay = Math.min(Math.max(remaining, 0), MAX_TIMER_MS)
+    extra.expiry = setTimeout(() => (remaining > MAX_TIMER_MS ? armExpiry(extra, exp) : forbid(extra)), delay)
     extra.expiry.unref()
   }
 
