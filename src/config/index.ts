@@ -20,7 +20,9 @@ import { hostname } from 'node:os'
  * | `CHANGEGATE_CONNECTION_INIT_TIMEOUT_MS` | time a socket has to send `connection_init` | `3000` |
  * | `NODE_ENV` | `production`: introspection and field suggestions off | dev mode |
  * | `CHANGEGATE_DEMO` | `1`: seed demo data and write demo traffic; `0`: off | `1` in embedded mode, else `0` |
- * | `CHANGEGATE_SUBSCRIPTION_BUFFER` | events buffered per subscription before it ends with `SLOW_CONSUMER` | `1024` |
+ * | `CHANGEGATE_SUBSCRIPTION_BUFFER` | events queued per subscription; past it the subscription re-reads from MongoDB at its own pace | `1024` |
+ * | `CHANGEGATE_SLOW_CONSUMER_TIMEOUT_MS` | a subscription with events waiting that reads none for this long ends with `SLOW_CONSUMER` | `30000` |
+ * | `CHANGEGATE_LINGER_MS` | how long a stream without subscribers stays open | `10000` |
  * | `CHANGEGATE_LOG_LEVEL` | `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent` | `info` |
  *
  * Empty values count as absent.
@@ -43,6 +45,8 @@ export interface Config {
   readonly production: boolean
   readonly demo: boolean
   readonly subscriptionBufferSize: number
+  readonly slowConsumerTimeoutMs: number
+  readonly lingerMs: number
   readonly logLevel: LogLevel
 }
 
@@ -193,6 +197,8 @@ export function loadConfig(env: Env = process.env): Config {
     production: read(env, 'NODE_ENV') === 'production',
     demo: flag(env, 'CHANGEGATE_DEMO', mongodbUri === undefined),
     subscriptionBufferSize: positive(env, 'CHANGEGATE_SUBSCRIPTION_BUFFER', 1024),
+    slowConsumerTimeoutMs: positive(env, 'CHANGEGATE_SLOW_CONSUMER_TIMEOUT_MS', 30_000),
+    lingerMs: positive(env, 'CHANGEGATE_LINGER_MS', 10_000),
     logLevel: logLevel as LogLevel,
   }
 }
