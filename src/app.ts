@@ -63,6 +63,8 @@ export function createApp(config: Config): App {
       createStream: mode.createStream,
       nodeId: config.nodeId,
       bufferSize: config.subscriptionBufferSize,
+      slowConsumerTimeoutMs: config.slowConsumerTimeoutMs,
+      lingerMs: config.lingerMs,
       observer: {
         onEvent: (key, lagMs) => {
           metrics.eventsReceived.inc({ stream: key })

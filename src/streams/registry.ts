@@ -1,12 +1,11 @@
 import type { Db } from 'mongodb'
-import { slowConsumer, type GatewayError } from '../errors.js'
-import { comparePositions, type Position } from '../mongo/position.js'
-import { openCatchUp, toGatewayError as toError } from './catch-up.js'
-import { createFilterEvaluator, type Member } from './dispatcher.js'
+import { slowConsumer } from '../errors.js'
+import type { Position } from '../mongo/position.js'
 import type { CompiledFilter } from './filter-compiler.js'
 import type { SharedStream, SharedStreamOptions, SharedStreamStatus, StreamObserver } from './shared-stream.js'
 import type { Collection, Delivery } from './stream-event.js'
-import { createSubscriberQueue, type SubscriberQueue } from './subscriber-queue.js'
+import type { SubscriberQueue } from './subscriber-queue.js'
+import { openSubscription } from './subscription.js'
 
 /** Builds the node's shared stream for one collection (single node, or one consumer of a cluster stream). */
 export type StreamFactory = (options: SharedStreamOptions) => SharedStream
@@ -15,8 +14,10 @@ export interface StreamRegistryOptions {
   readonly db: Db
   readonly createStream: StreamFactory
   readonly nodeId: string
-  /** Deliveries buffered per subscription before it ends with SLOW_CONSUMER. */
+  /** Deliveries queued per subscription; past it the subscription re-reads history from MongoDB. */
   readonly bufferSize: number
+  /** A subscription with deliveries waiting that reads none for this long ends with SLOW_CONSUMER. */
+  readonly slowConsumerTimeoutMs: number
   /** How long a stream without subscribers stays open (ms). Default 10,000. */
   readonly lingerMs?: number
   readonly observer?: StreamObserver
@@ -41,6 +42,15 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
   const lingers = new Map<Collection, NodeJS.Timeout>()
   const lingerMs = options.lingerMs ?? 10_000
   const streamKey = (collection: Collection) => `${options.db.databaseName}.${collection}`
+  const open = new Set<SubscriberQueue<Delivery>>()
+  // A subscription with events waiting that has read nothing for the timeout is a slow consumer.
+  const stallCheck = setInterval(() => {
+    const now = performance.now()
+    for (const queue of open) {
+      if (queue.size > 0 && now - queue.lastPullAt > options.slowConsumerTimeoutMs) queue.fail(slowConsumer())
+    }
+  }, Math.min(1000, options.slowConsumerTimeoutMs))
+  stallCheck.unref()
 
   const acquire = async (collection: Collection): Promise<SharedStream> => {
     clearTimeout(lingers.get(collection))
@@ -81,70 +91,25 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
   return {
     async subscribe({ filter, after }) {
       const stream = await acquire(filter.collection)
-      let buffering: Delivery[] | undefined
-      let last: Position | undefined = after
-      const push = (delivery: Delivery) => {
-        last = delivery.event.position
-        queue.push(delivery)
-      }
-      const member: Member = {
+      let queue: SubscriberQueue<Delivery> | undefined
+      queue = await openSubscription({
         filter,
-        deliver(delivery) {
-          if (last && comparePositions(delivery.event.position, last) <= 0) return
-          if (!buffering) return push(delivery)
-          if (buffering.length >= options.bufferSize) queue.fail(slowConsumer())
-          else buffering.push(delivery)
-        },
-        fail: (error: GatewayError) => queue.fail(error),
-      }
-      const queue = createSubscriberQueue<Delivery>({
-        capacity: options.bufferSize,
-        onOverflow: slowConsumer,
+        after,
+        stream,
+        mongoCollection: options.db.collection(filter.collection),
+        bufferSize: options.bufferSize,
         onClose: () => {
-          leave()
+          if (queue) open.delete(queue)
           release(filter.collection, stream)
         },
       })
-      const live = stream.position()
-      const needsCatchUp = after !== undefined && (live === undefined || comparePositions(after, live) < 0)
-      if (needsCatchUp) buffering = []
-      const leave = stream.join(member)
-      if (!needsCatchUp || !live) return queue
-
-      let catchUp
-      try {
-        catchUp = await openCatchUp({
-          mongoCollection: options.db.collection(filter.collection),
-          collection: filter.collection,
-          pipeline: filter.pipeline,
-          evaluate: createFilterEvaluator(filter),
-          from: after,
-          until: live,
-        })
-      } catch (error) {
-        void queue.return?.()
-        throw error
-      }
-      catchUp
-        .run(async (delivery) => {
-          await queue.space()
-          if (queue.closed) return false
-          if (!last || comparePositions(delivery.event.position, last) > 0) push(delivery)
-          return true
-        })
-        .then(
-          () => {
-            const pending = buffering ?? []
-            buffering = undefined
-            for (const delivery of pending) member.deliver(delivery)
-          },
-          (error: unknown) => queue.fail(toError(error)),
-        )
+      if (!queue.closed) open.add(queue)
       return queue
     },
     streamKey,
     statuses: () => [...streams.values()].map((s) => s.status()),
     async stop() {
+      clearInterval(stallCheck)
       for (const timer of lingers.values()) clearTimeout(timer)
       lingers.clear()
       const all = [...streams.values()]

@@ -12,6 +12,8 @@ export interface SubscriberQueue<T> extends AsyncIterableIterator<QueueItem<T>> 
   space(): Promise<void>
   readonly size: number
   readonly closed: boolean
+  /** When the consumer last took an item (or the queue was created), from `performance.now()`. */
+  readonly lastPullAt: number
 }
 
 export interface SubscriberQueueOptions {
@@ -32,6 +34,7 @@ export function createSubscriberQueue<T>(options: SubscriberQueueOptions): Subsc
   let ending = false // an error is queued: nothing more is accepted
   let closed = false
   let spaceWaiters: Array<() => void> = []
+  let lastPullAt = performance.now()
 
   const wakeSpace = () => {
     if (spaceWaiters.length === 0) return
@@ -85,7 +88,11 @@ export function createSubscriberQueue<T>(options: SubscriberQueueOptions): Subsc
     get closed() {
       return closed
     },
+    get lastPullAt() {
+      return lastPullAt
+    },
     next() {
+      lastPullAt = performance.now()
       if (closed) return Promise.resolve({ value: undefined, done: true })
       if (head < items.length) {
         const item = items[head++]

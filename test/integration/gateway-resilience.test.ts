@@ -54,6 +54,21 @@ describe('resumable errors', () => {
   })
 })
 
+describe('bursts beyond the subscription buffer', () => {
+  it('a subscriber that falls behind re-reads history and still gets every event once, in order', async () => {
+    gw = await startTestGateway({ env: { CHANGEGATE_SUBSCRIPTION_BUFFER: '16' } })
+    const orders = gw.mongo.db.collection('orders')
+    const c = await subscribeFromNow(gw, { filter: { region: 'burst' } })
+    const docs = Array.from({ length: 2000 }, (_, n) => order(n % 4 === 0 ? 'other' : 'burst'))
+    for (let n = 0; n < docs.length; n += 250) await orders.insertMany(docs.slice(n, n + 250))
+    const expected = docs.filter((d) => d.region === 'burst').map((d) => d._id.toHexString())
+    await c.waitFor(expected.length, 60_000)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(c.events.map((e) => e.documentId)).toEqual(expected)
+    expect(c.errors).toEqual([])
+  })
+})
+
 describeEmbeddedOnly('embedded-only faults', () => {
   it('primary step-down mid-burst: every event exactly once, in order', async () => {
     gw = await startTestGateway()

@@ -1,0 +1,125 @@
+import type { Collection as MongoCollection } from 'mongodb'
+import { slowConsumer } from '../errors.js'
+import { comparePositions, type Position } from '../mongo/position.js'
+import { openCatchUp, toGatewayError, type CatchUp } from './catch-up.js'
+import { createFilterEvaluator, type Member } from './dispatcher.js'
+import type { CompiledFilter } from './filter-compiler.js'
+import type { SharedStream } from './shared-stream.js'
+import type { Delivery } from './stream-event.js'
+import { createSubscriberQueue, type SubscriberQueue } from './subscriber-queue.js'
+
+export interface SubscriptionOptions {
+  readonly filter: CompiledFilter
+  /** Deliver every match strictly after this position first; absent = from the stream's current position. */
+  readonly after?: Position
+  readonly stream: SharedStream
+  readonly mongoCollection: MongoCollection
+  /** Deliveries queued for the consumer, and live deliveries held while it re-reads history. */
+  readonly bufferSize: number
+  readonly onClose: () => void
+}
+
+/**
+ * One subscriber's ordered, exactly-once view of a shared stream. Live deliveries go straight to its queue. When it
+ * starts from an older cursor, or falls `bufferSize` behind, it reads history from MongoDB at its own pace (the
+ * oplog is the buffer, not gateway memory) while holding at most `bufferSize` live deliveries, and rejoins live
+ * delivery where history meets them. Positions make every step idempotent: nothing at or before the last delivered
+ * position is delivered again.
+ */
+export async function openSubscription(options: SubscriptionOptions): Promise<SubscriberQueue<Delivery>> {
+  const { filter, stream, bufferSize } = options
+  let last = options.after
+  let recovering = false
+  let held: Delivery[] | undefined
+
+  const queue = createSubscriberQueue<Delivery>({
+    capacity: bufferSize,
+    onOverflow: slowConsumer,
+    onClose: () => {
+      leave()
+      options.onClose()
+    },
+  })
+  const isNew = (delivery: Delivery) => !last || comparePositions(delivery.event.position, last) > 0
+  const push = (delivery: Delivery) => {
+    last = delivery.event.position
+    queue.push(delivery)
+  }
+
+  const member: Member = {
+    filter,
+    deliver(delivery) {
+      if (!isNew(delivery)) return
+      if (recovering) {
+        if (held && held.length < bufferSize) held.push(delivery)
+        else held = undefined
+      } else if (queue.size < bufferSize) {
+        push(delivery)
+      } else {
+        // Too far behind to queue more: re-read from MongoDB from the last delivered position.
+        void recover()
+      }
+    },
+    fail: (error) => queue.fail(error),
+  }
+
+  const catchUpTo = (until: Position) =>
+    openCatchUp({
+      mongoCollection: options.mongoCollection,
+      collection: filter.collection,
+      pipeline: filter.pipeline,
+      evaluate: createFilterEvaluator(filter),
+      from: last!,
+      until,
+    })
+
+  const deliverInOrder = async (delivery: Delivery) => {
+    await queue.space()
+    if (queue.closed) return false
+    if (isNew(delivery)) push(delivery)
+    return true
+  }
+
+  /** Reads history until it meets the held live deliveries, then hands them over and goes live again. */
+  async function recover(first?: CatchUp): Promise<void> {
+    if (recovering && !first) return
+    recovering = true
+    held = []
+    let catchUp = first
+    try {
+      for (;;) {
+        catchUp ??= await catchUpTo(stream.position()!)
+        await catchUp.run(deliverInOrder)
+        catchUp = undefined
+        if (queue.closed) return
+        while (held && held.length > 0) {
+          if (!(await deliverInOrder(held.shift()!))) return
+        }
+        if (held) break
+        held = []
+      }
+      recovering = false
+      held = undefined
+    } catch (error) {
+      queue.fail(toGatewayError(error).extensions.code === 'CURSOR_EXPIRED' ? slowConsumer() : toGatewayError(error))
+    }
+  }
+
+  const live = stream.position()
+  const needsHistory = last !== undefined && live !== undefined && comparePositions(last, live) < 0
+  if (needsHistory) {
+    recovering = true
+    held = []
+  }
+  const leave = stream.join(member)
+  if (!needsHistory) return queue
+  let first: CatchUp
+  try {
+    first = await catchUpTo(live!)
+  } catch (error) {
+    void queue.return?.()
+    throw error
+  }
+  void recover(first)
+  return queue
+}

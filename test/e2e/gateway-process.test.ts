@@ -1,0 +1,132 @@
+import { ObjectId, MongoClient } from 'mongodb'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { collect, queryTyped, signToken, spawnGateway, wsClient, type GatewayProcess } from '../fixtures/gateway.js'
+import { ChangeCursorDocument } from '../fixtures/generated/graphql.js'
+import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
+
+describe('newcomer path: embedded default', () => {
+  let gw: GatewayProcess
+  beforeAll(async () => {
+    // No MONGODB_URI and no secret: embedded MongoDB, demo data and traffic, printed dev tokens.
+    gw = await spawnGateway({ MONGODB_URI: '', CHANGEGATE_JWT_SECRET: '', CHANGEGATE_DEMO: '1' })
+  })
+  afterAll(async () => {
+    await gw?.stop()
+  })
+
+  it('prints the GraphiQL URL and dev tokens that work over WebSocket and SSE', async () => {
+    expect(gw.output.join('\n')).toMatch(/MongoDB: embedded/)
+    const token = gw.output.map((l) => /^\s+acme: (\S+)$/.exec(l)?.[1]).find(Boolean)
+    expect(token).toBeTruthy()
+    const ready = await fetch(gw.url.replace('/graphql', '/readyz'))
+    expect(ready.status).toBe(200)
+    const page = await fetch(gw.url, { headers: { accept: 'text/html' } })
+    expect(await page.text()).toMatch(/graphiql/i)
+
+    const client = wsClient(gw.wsUrl, token!)
+    const live = collect<{ operationType: string; order: { tenantId: string } | null }>(
+      client,
+      'subscription { orderChanged { operationType order { tenantId } } }',
+    )
+    const events = await live.waitFor(1, 20_000)
+    expect(events[0].order?.tenantId ?? 'acme').toBe('acme')
+    live.dispose()
+    await client.dispose()
+
+    const sse = await fetch(gw.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: 'subscription { orderChanged { documentId } }' }),
+    })
+    expect(sse.status).toBe(200)
+    const reader = sse.body!.getReader()
+    let text = ''
+    const deadline = Date.now() + 20_000
+    while (!text.includes('"documentId"') && Date.now() < deadline) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += new TextDecoder().decode(value)
+    }
+    await reader.cancel()
+    expect(text).toMatch(/event: next[\s\S]*"documentId":"[0-9a-f]{24}"/)
+  })
+
+  it('stops gracefully on SIGTERM with exit code 0', async () => {
+    expect(await gw.stop('SIGTERM')).toBe(0)
+  })
+})
+
+describe('slow consumers', () => {
+  let mongo: MongoTarget
+  let gw: GatewayProcess
+  beforeAll(async () => {
+    mongo = await startMongo()
+    gw = await spawnGateway({
+      MONGODB_URI: mongo.uri,
+      MONGODB_DB: mongo.db.databaseName,
+      CHANGEGATE_SUBSCRIPTION_BUFFER: '64',
+      CHANGEGATE_SLOW_CONSUMER_TIMEOUT_MS: '2000',
+    })
+  })
+  afterAll(async () => {
+    await gw?.stop()
+    await mongo?.stop()
+  })
+
+  it('a client that stops reading is ended with SLOW_CONSUMER; a reading client gets every event of a burst far beyond its buffer', async () => {
+    const token = await signToken({ tenant: 'acme' })
+    const after = (await queryTyped(gw.url, token, ChangeCursorDocument)).body.data!.changeCursor
+    const query = 'subscription($after: Cursor) { orderChanged(after: $after) { cursor documentId order { items { productId quantity unitPrice } } } }'
+
+    // A raw graphql-ws client whose socket stops reading after the subscription is sent.
+    const slow = new WebSocket(gw.wsUrl, 'graphql-transport-ws')
+    const frames: Array<{ type: string; payload?: { errors?: Array<{ extensions?: { code?: string } }> } }> = []
+    slow.on('message', (data) => frames.push(JSON.parse(String(data))))
+    await new Promise((resolve) => slow.once('open', resolve))
+    slow.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }))
+    await new Promise((resolve) => slow.once('message', resolve))
+    slow.send(JSON.stringify({ id: 'slow', type: 'subscribe', payload: { query, variables: { after } } }))
+    await new Promise((r) => setTimeout(r, 200))
+    ;(slow as unknown as { _socket: { pause(): void } })._socket.pause()
+
+    const healthy = collect<{ documentId: string }>(wsClient(gw.wsUrl, token), query, { after })
+    const items = Array.from({ length: 40 }, (_, n) => ({ productId: `sku-${n}-${'x'.repeat(40)}`, quantity: n + 1, unitPrice: 9.99 }))
+    const orders = mongo.db.collection('orders')
+    const total = 3000
+    for (let n = 0; n < total; n += 100) {
+      await orders.insertMany(
+        Array.from({ length: 100 }, () => ({ _id: new ObjectId(), tenantId: 'acme', customerId: new ObjectId(), status: 'pending', totalAmount: 1, items })),
+      )
+    }
+    await healthy.waitFor(total, 60_000).catch((e) => { console.log(gw.output.join('\n').slice(-3000)); throw e })
+    expect(new Set(healthy.events.map((e) => e.documentId)).size).toBe(total)
+
+    const ready = await fetch(gw.url.replace('/graphql', '/readyz'))
+    expect(ready.status).toBe(200)
+
+    ;(slow as unknown as { _socket: { resume(): void } })._socket.resume()
+    const deadline = Date.now() + 30_000
+    while (!frames.some((f) => f.type === 'complete' || f.type === 'error') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const nexts = frames.filter((f) => f.type === 'next')
+    const last = nexts[nexts.length - 1]
+    expect(last.payload?.errors?.[0]?.extensions?.code).toBe('SLOW_CONSUMER')
+    expect(nexts.length).toBeLessThan(total)
+    slow.close()
+  })
+})
+
+describe('no client', () => {
+  it('fails at start with one clear line when configuration is invalid', async () => {
+    const error = await spawnGateway({ PORT: 'not-a-port' }, 15_000).then(
+      () => undefined,
+      (e: Error) => e,
+    )
+    expect(error?.message).toMatch(/PORT/)
+    expect(error?.message).toMatch(/exited with 2/)
+  })
+})
+
+void MongoClient
