@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto'
+import { isIP } from 'node:net'
 import { hostname } from 'node:os'
 
 /**
@@ -18,6 +19,12 @@ import { hostname } from 'node:os'
  * | `CHANGEGATE_MAX_SUBSCRIPTIONS_PER_SOCKET` | subscriptions one socket may hold | `100` |
  * | `CHANGEGATE_MAX_PAYLOAD_BYTES` | largest WebSocket message accepted | `65536` |
  * | `CHANGEGATE_CONNECTION_INIT_TIMEOUT_MS` | time a socket has to send `connection_init` | `3000` |
+ * | `CHANGEGATE_MAX_CONNECTIONS_PER_IP` | open WebSockets from one client address; the next upgrade gets HTTP 429 | `256` |
+ * | `CHANGEGATE_MAX_CONNECTIONS_PER_TENANT` | acknowledged WebSockets of one tenant on this node; the next `connection_init` is closed with 4503 | `1000` |
+ * | `CHANGEGATE_SUBSCRIBE_RATE`, `CHANGEGATE_SUBSCRIBE_BURST` | token bucket per WebSocket for `subscribe` messages (per second, bucket size); over it an operation gets `SUBSCRIPTION_LIMIT` | `20`, `40` |
+ * | `CHANGEGATE_MAX_BODY_BYTES` | largest HTTP request body; larger gets HTTP 413 | `1048576` |
+ * | `CHANGEGATE_MAX_EVENT_STREAMS_PER_IP`, `CHANGEGATE_MAX_EVENT_STREAMS_PER_TENANT` | open SSE responses from one client address / of one tenant; the next gets HTTP 429 | `256`, `1000` |
+ * | `CHANGEGATE_TRUSTED_PROXIES` | comma list of proxy addresses or CIDR ranges whose `X-Forwarded-For` names the client | none: the peer address is the client |
  * | `NODE_ENV` | `production`: introspection and field suggestions off | dev mode |
  * | `CHANGEGATE_DEMO` | `1`: seed demo data and write demo traffic; `0`: off | `1` in embedded mode, else `0` |
  * | `CHANGEGATE_SUBSCRIPTION_BUFFER` | events queued per subscription; past it the subscription re-reads from MongoDB at its own pace | `1024` |
@@ -42,6 +49,21 @@ export interface Config {
   readonly maxSubscriptionsPerSocket: number
   readonly maxPayloadBytes: number
   readonly connectionInitTimeoutMs: number
+  /** Open WebSockets per client address (IPv6: per /64). */
+  readonly maxConnectionsPerIp: number
+  /** Acknowledged WebSockets per tenant, on this node. */
+  readonly maxConnectionsPerTenant: number
+  /** `subscribe` messages per second one WebSocket may send, sustained. */
+  readonly subscribeRatePerSecond: number
+  /** `subscribe` messages one WebSocket may send at once (token bucket size). */
+  readonly subscribeBurst: number
+  readonly maxBodyBytes: number
+  /** Open SSE responses per client address (IPv6: per /64). */
+  readonly maxEventStreamsPerIp: number
+  /** Open SSE responses per tenant, on this node. */
+  readonly maxEventStreamsPerTenant: number
+  /** Addresses and CIDR ranges (`10.0.0.0/8`, `fd00::/8`) of proxies whose `X-Forwarded-For` is believed. */
+  readonly trustedProxies: readonly string[]
   readonly production: boolean
   readonly demo: boolean
   readonly subscriptionBufferSize: number
@@ -132,6 +154,25 @@ function origins(env: Env, name: string): readonly string[] | 'same-origin' {
   return list.length === 0 ? 'same-origin' : list
 }
 
+/** Entries `address` or `address/prefix` (IPv4 or IPv6), normalised; invalid entries stop the start. */
+function addressRanges(env: Env, name: string): readonly string[] {
+  const raw = read(env, name)
+  if (raw === undefined) return []
+  const list: string[] = []
+  for (const entry of raw.split(',').map((s) => s.trim())) {
+    if (!entry) continue
+    const [address, prefix, extra] = entry.split('/')
+    const family = isIP(address)
+    const bits = family === 4 ? 32 : 128
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits)
+    if (family === 0 || extra !== undefined || !prefixOk) {
+      throw new ConfigError(name, `${name} entries must be IP addresses or CIDR ranges like 10.0.0.0/8, got ${quote(entry)}`)
+    }
+    list.push(prefix === undefined ? address : `${address}/${Number(prefix)}`)
+  }
+  return list
+}
+
 const NODE_ID = /^[\x21-\x7e]{1,128}$/
 const DB_NAME = /^[^/\\. "$*<>:|?]{1,63}$/
 
@@ -194,6 +235,14 @@ export function loadConfig(env: Env = process.env): Config {
     maxSubscriptionsPerSocket: positive(env, 'CHANGEGATE_MAX_SUBSCRIPTIONS_PER_SOCKET', 100),
     maxPayloadBytes: positive(env, 'CHANGEGATE_MAX_PAYLOAD_BYTES', 65536),
     connectionInitTimeoutMs: positive(env, 'CHANGEGATE_CONNECTION_INIT_TIMEOUT_MS', 3000),
+    maxConnectionsPerIp: positive(env, 'CHANGEGATE_MAX_CONNECTIONS_PER_IP', 256),
+    maxConnectionsPerTenant: positive(env, 'CHANGEGATE_MAX_CONNECTIONS_PER_TENANT', 1000),
+    subscribeRatePerSecond: positive(env, 'CHANGEGATE_SUBSCRIBE_RATE', 20),
+    subscribeBurst: positive(env, 'CHANGEGATE_SUBSCRIBE_BURST', 40),
+    maxBodyBytes: positive(env, 'CHANGEGATE_MAX_BODY_BYTES', 1024 * 1024),
+    maxEventStreamsPerIp: positive(env, 'CHANGEGATE_MAX_EVENT_STREAMS_PER_IP', 256),
+    maxEventStreamsPerTenant: positive(env, 'CHANGEGATE_MAX_EVENT_STREAMS_PER_TENANT', 1000),
+    trustedProxies: addressRanges(env, 'CHANGEGATE_TRUSTED_PROXIES'),
     production: read(env, 'NODE_ENV') === 'production',
     demo: flag(env, 'CHANGEGATE_DEMO', mongodbUri === undefined),
     subscriptionBufferSize: positive(env, 'CHANGEGATE_SUBSCRIPTION_BUFFER', 1024),

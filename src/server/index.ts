@@ -9,7 +9,18 @@ import { DEFAULT_MESSAGES, ErrorCode } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { AuthContext, Authenticator } from './auth.js'
+import { createClientAddress } from './client-address.js'
+import {
+  createEventStreamLimit,
+  declaredTooLarge,
+  hasBody,
+  isEventStreamRequest,
+  readBody,
+  refuseBody,
+  refuseEventStream,
+} from './http-limits.js'
 import { createOperationalRoutes, sendJSON, type Readiness } from './http-routes.js'
+import { createKeyedLimit } from './limits.js'
 import { codeOf } from './masking.js'
 import { isOriginAllowed } from './origin.js'
 import { useWebSocketAdapter } from './ws-adapter.js'
@@ -18,7 +29,21 @@ import { createGatewayYoga, GRAPHQL_PATH } from './yoga.js'
 
 export type ServerConfig = Pick<
   Config,
-  'host' | 'port' | 'allowedOrigins' | 'maxSubscriptionsPerSocket' | 'maxPayloadBytes' | 'connectionInitTimeoutMs' | 'production'
+  | 'host'
+  | 'port'
+  | 'allowedOrigins'
+  | 'maxSubscriptionsPerSocket'
+  | 'maxPayloadBytes'
+  | 'connectionInitTimeoutMs'
+  | 'maxConnectionsPerIp'
+  | 'maxConnectionsPerTenant'
+  | 'subscribeRatePerSecond'
+  | 'subscribeBurst'
+  | 'maxBodyBytes'
+  | 'maxEventStreamsPerIp'
+  | 'maxEventStreamsPerTenant'
+  | 'trustedProxies'
+  | 'production'
 >
 
 export interface GatewayServerOptions {
@@ -72,6 +97,8 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     authenticator,
     maxSubscriptionsPerSocket: config.maxSubscriptionsPerSocket,
     connectionInitTimeoutMs: config.connectionInitTimeoutMs,
+    maxConnectionsPerTenant: config.maxConnectionsPerTenant,
+    subscribeRate: { ratePerSecond: config.subscribeRatePerSecond, burst: config.subscribeBurst },
     metrics,
     logger,
   })
@@ -82,6 +109,9 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     onOpen: () => metrics.wsConnections.inc(),
     onClose: () => metrics.wsConnections.dec(),
   })
+  const clientAddress = createClientAddress(config.trustedProxies)
+  const socketsPerAddress = createKeyedLimit(config.maxConnectionsPerIp)
+  const eventStreams = createEventStreamLimit({ perAddress: config.maxEventStreamsPerIp, perTenant: config.maxEventStreamsPerTenant })
   const routes = createOperationalRoutes({ readiness: options.readiness, metrics, logger })
 
   // GraphiQL's page itself (a browser navigation) needs no token; yoga renders it for exactly these requests.
@@ -93,11 +123,27 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       await yoga.handle(req, res, {})
       return
     }
+    if (declaredTooLarge(req, config.maxBodyBytes)) return refuseBody(res, config.maxBodyBytes)
     const auth = await authenticator.authenticate(req.headers.authorization).catch(() => undefined)
     if (!auth) {
       metrics.errors.inc({ code: ErrorCode.UNAUTHENTICATED })
       sendJSON(res, 401, UNAUTHORIZED_BODY, { 'www-authenticate': 'Bearer' })
       return
+    }
+    if (isEventStreamRequest(req)) {
+      const release = eventStreams.acquire(clientAddress(req), auth.tenant)
+      if (!release) {
+        metrics.errors.inc({ code: ErrorCode.SUBSCRIPTION_LIMIT })
+        return refuseEventStream(res)
+      }
+      res.once('close', release)
+    }
+    if (hasBody(req)) {
+      const read = await readBody(req, config.maxBodyBytes)
+      if (read.kind === 'too-large') return refuseBody(res, config.maxBodyBytes)
+      if (read.kind === 'aborted') return void res.destroy()
+      // yoga reads a body already taken off the stream from `req.body`, as behind a body-parsing framework.
+      if (read.body.length > 0) (req as IncomingMessage & { body?: Buffer }).body = read.body
     }
     await yoga.handle(req, res, { auth })
   }
@@ -126,6 +172,9 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       logger.info({ origin: req.headers.origin }, 'websocket origin refused')
       return refuseUpgrade(socket, 403, 'Forbidden')
     }
+    const release = socketsPerAddress.acquire(clientAddress(req))
+    if (!release) return refuseUpgrade(socket, 429, 'Too Many Requests')
+    socket.once('close', release)
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
   })
 

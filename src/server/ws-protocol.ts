@@ -6,6 +6,7 @@ import { ErrorCode, subscriptionLimit } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { AuthContext, Authenticator } from './auth.js'
+import { createKeyedLimit, createTokenBucket, type Release, type TokenBucket } from './limits.js'
 import { codeOf, maskError, toClientJSON } from './masking.js'
 import type { GatewayYoga } from './yoga.js'
 
@@ -17,6 +18,10 @@ export interface SocketExtra {
   expiry?: NodeJS.Timeout
   /** Ids of this socket's subscription operations (queries do not count against the limit). */
   subscriptionIds?: Set<string>
+  /** This socket's `subscribe` message budget. */
+  subscribeBucket?: TokenBucket
+  /** Frees the socket's slot in its tenant's connection count. */
+  releaseTenantSlot?: Release
 }
 
 export interface ProtocolOptions {
@@ -26,6 +31,16 @@ export interface ProtocolOptions {
   maxSubscriptionsPerSocket: number
   /** Time a socket has to send `connection_init` before it is closed with 4408. */
   connectionInitTimeoutMs: number
+  /**
+   * Acknowledged sockets one tenant may hold at once; the `connection_init` over it is closed with
+   * {@link TOO_MANY_CONNECTIONS_CODE} `Too many connections`.
+   */
+  maxConnectionsPerTenant: number
+  /**
+   * Token bucket for `subscribe` messages, per socket: `ratePerSecond` sustained, `burst` at once. A message over
+   * it gets a per-operation SUBSCRIPTION_LIMIT error before it is parsed; the socket stays open.
+   */
+  subscribeRate: { ratePerSecond: number; burst: number }
   metrics: Metrics
   logger: Logger
 }
@@ -40,6 +55,13 @@ type Enveloped = ReturnType<GatewayYoga['getEnveloped']>
 type ExtraContext = Context<Record<string, unknown> | undefined, SocketExtra>
 
 const FORBIDDEN_CODE = 4403
+/**
+ * Close code for a `connection_init` over its tenant's connection limit. 4429 is graphql-ws's "Too many
+ * initialisation requests" (a duplicate `connection_init`), so this mirrors HTTP 503, as nginx's `limit_conn`
+ * answers; graphql-ws clients treat it as retryable and back off.
+ */
+export const TOO_MANY_CONNECTIONS_CODE = 4503
+const SUBSCRIBE_RATE_MESSAGE = 'Too many subscribe requests on this connection; retry later'
 const MAX_TIMER_MS = 2 ** 31 - 1
 
 /**
@@ -51,6 +73,7 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
   const { yoga, authenticator, metrics, logger } = opts
   const live = new Set<ExtraContext>()
   const enveloped = new WeakMap<ExecutionArgs, Enveloped>()
+  const tenants = createKeyedLimit(opts.maxConnectionsPerTenant)
 
   const formatErrors = (errors: readonly GraphQLError[]) =>
     errors.map((error) => {
@@ -85,6 +108,13 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
       }
       // The peer may have gone while the token was being checked: arm nothing for a dead socket.
       if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false
+      const releaseTenantSlot = tenants.acquire(auth.tenant)
+      if (!releaseTenantSlot) {
+        logger.debug({ tenant: auth.tenant }, 'websocket refused: tenant connection limit')
+        ctx.extra.socket.close(TOO_MANY_CONNECTIONS_CODE, 'Too many connections')
+        return false
+      }
+      ctx.extra.releaseTenantSlot = releaseTenantSlot
       ctx.extra.auth = auth
       if (auth.exp !== undefined) armExpiry(ctx.extra, auth.exp)
       live.add(ctx)
@@ -94,6 +124,8 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
     async onSubscribe(ctx, id, payload) {
       const auth = ctx.extra.auth
       if (!auth) return [new GraphQLError('Forbidden', { extensions: { code: ErrorCode.UNAUTHENTICATED } })]
+      ctx.extra.subscribeBucket ??= createTokenBucket(opts.subscribeRate)
+      if (!ctx.extra.subscribeBucket.take()) return [subscriptionLimit(SUBSCRIBE_RATE_MESSAGE)]
       try {
         const run = yoga.getEnveloped({ auth, params: payload })
         const document = run.parse(payload.query)
@@ -131,6 +163,7 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
 
     onClose(ctx) {
       clearTimeout(ctx.extra.expiry)
+      ctx.extra.releaseTenantSlot?.()
       live.delete(ctx)
     },
   })
