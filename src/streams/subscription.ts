@@ -83,8 +83,11 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
   /** Reads history until it meets the held live deliveries, then hands them over and goes live again. */
   async function recover(first?: CatchUp): Promise<void> {
     if (recovering && !first) return
-    recovering = true
-    held = []
+    if (!first) {
+      // The first catch-up (from the subscriber's cursor) already holds live deliveries since it was opened.
+      recovering = true
+      held = []
+    }
     let catchUp = first
     try {
       for (;;) {

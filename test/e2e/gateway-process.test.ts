@@ -90,8 +90,10 @@ describe('slow consumers', () => {
     await new Promise((r) => setTimeout(r, 200))
     ;(slow as unknown as { _socket: { pause(): void } })._socket.pause()
 
-    const healthy = collect<{ documentId: string }>(wsClient(gw.wsUrl, token), query, { after })
-    const items = Array.from({ length: 40 }, (_, n) => ({ productId: `sku-${n}-${'x'.repeat(40)}`, quantity: n + 1, unitPrice: 9.99 }))
+    const healthyClient = wsClient(gw.wsUrl, token, { lazy: false })
+    await new Promise((resolve) => healthyClient.on('connected', resolve))
+    const healthy = collect<{ documentId: string }>(healthyClient, query, { after })
+    const items = Array.from({ length: 40 }, (_, n) => ({ productId: `sku-${n}-${'x'.repeat(240)}`, quantity: n + 1, unitPrice: 9.99 }))
     const orders = mongo.db.collection('orders')
     const total = 3000
     for (let n = 0; n < total; n += 100) {
@@ -99,7 +101,7 @@ describe('slow consumers', () => {
         Array.from({ length: 100 }, () => ({ _id: new ObjectId(), tenantId: 'acme', customerId: new ObjectId(), status: 'pending', totalAmount: 1, items })),
       )
     }
-    await healthy.waitFor(total, 60_000).catch((e) => { console.log(gw.output.join('\n').slice(-3000)); throw e })
+    await healthy.waitFor(total, 20_000).catch((e) => { console.log(gw.output.filter((l) => l.includes('DBG')).join('\n').slice(-3000)); throw e })
     expect(new Set(healthy.events.map((e) => e.documentId)).size).toBe(total)
 
     const ready = await fetch(gw.url.replace('/graphql', '/readyz'))
