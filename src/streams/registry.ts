@@ -91,18 +91,20 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
   return {
     async subscribe({ filter, after }) {
       const stream = await acquire(filter.collection)
-      let queue: SubscriberQueue<Delivery> | undefined
-      queue = await openSubscription({
+      // Declared before it is assigned: a subscription that fails while opening closes before it exists.
+      const holder: { queue?: SubscriberQueue<Delivery> } = {}
+      const queue = await openSubscription({
         filter,
         after,
         stream,
         mongoCollection: options.db.collection(filter.collection),
         bufferSize: options.bufferSize,
         onClose: () => {
-          if (queue) open.delete(queue)
+          if (holder.queue) open.delete(holder.queue)
           release(filter.collection, stream)
         },
       })
+      holder.queue = queue
       if (!queue.closed) open.add(queue)
       return queue
     },
