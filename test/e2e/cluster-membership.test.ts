@@ -110,7 +110,7 @@ describe('cluster membership', () => {
     run = await startDeliveryRun(cluster, { region: 'linger-after', nodes: PAIR })
     const after = await agreedOwner(cluster, PAIR)
     expect(after.epoch).toBeGreaterThan(before.epoch!)
-    const burst = startBurst(cluster.db, { tenant: TENANT, region: run.region, writers: 3, perWriter: 100 })
+    const burst = startBurst(cluster.db, { tenant: TENANT, region: run.region, writers: 3, perWriter: 1000 })
     await burst.done
     await run.waitForDelivery(burst.total)
     expect(run.differences(), cluster.diagnostics()).toEqual(run.identical())
