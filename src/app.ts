@@ -3,7 +3,7 @@ import type { Config } from './config/index.js'
 import { startEmbeddedMongo, type EmbeddedMongo } from './embedded/index.js'
 import { invalidCursor } from './errors.js'
 import { createInProcessMode, createRedisMode } from './fanout/modes.js'
-import { createLoaders } from './loaders/index.js'
+import { createDocumentLoader, createLoaders } from './loaders/index.js'
 import { ensureCollections } from './mongo/collections.js'
 import { createCursorCodec } from './mongo/cursor-codec.js'
 import { DEMO_TENANTS, seedDemo, startDemoTraffic } from './mongo/demo.js'
@@ -75,12 +75,19 @@ export function createApp(config: Config): App {
       },
     })
     stops.push(() => streams.stop())
+    const gaugeStreams = setInterval(() => {
+      metrics.streamsByState.reset()
+      for (const status of streams.statuses()) metrics.streamsByState.inc({ state: status.state })
+    }, 1000)
+    gaugeStreams.unref()
+    stops.push(() => clearInterval(gaugeStreams))
 
     const cursors = createCursorCodec(config.cursorSecret)
     const authenticator = createAuthenticator(config.jwtSecret)
     const startedAt = new Date()
     let address = ''
 
+    const countBatch = (collection: string) => metrics.loaderBatches.inc({ collection })
     const localNode = () => {
       const live = gateway.stats()
       return {
@@ -117,6 +124,7 @@ export function createApp(config: Config): App {
         }
         return queue
       },
+      createLoader: (collection, tenant) => createDocumentLoader(db, collection, tenant, countBatch),
       onDelivered(delivery) {
         metrics.eventsDelivered.inc({ kind: delivery.event.collection })
         if (delivery.event.wallTime) metrics.deliveryLatency.observe((Date.now() - delivery.event.wallTime.getTime()) / 1000)
@@ -137,7 +145,7 @@ export function createApp(config: Config): App {
       config,
       schema,
       authenticator,
-      createContext: (auth) => ({ services, loaders: createLoaders(db, auth.tenant) }),
+      createContext: (auth) => ({ services, loaders: createLoaders(db, auth.tenant, countBatch) }),
       readiness: async () => {
         const mongo = await db.command({ ping: 1 }).then(
           () => true,

@@ -1,4 +1,5 @@
 import type { Db } from 'mongodb'
+import type { DocumentLoader } from './loaders/index.js'
 import type { CursorCodec } from './mongo/cursor-codec.js'
 import type { Position } from './mongo/position.js'
 import type { CompiledFilter } from './streams/filter-compiler.js'
@@ -25,6 +26,8 @@ export interface GatewayServices {
   now(): Promise<Position>
   /** Opens a subscription; `after` is the client's cursor (checked against the filter's tenant and collection). */
   subscribe(filter: CompiledFilter, after: string | null | undefined): Promise<AsyncIterable<QueueItem<Delivery>>>
+  /** A tenant-scoped batching loader (per request, or per event for subscriptions). */
+  createLoader(collection: 'users' | 'orders', tenant: string): DocumentLoader
   /** Called once per delivery handed to GraphQL execution. */
   onDelivered(delivery: Delivery): void
   nodes(): Promise<GatewayNodeInfo[]>

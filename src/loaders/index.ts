@@ -8,9 +8,15 @@ export interface Loaders {
 }
 
 /** Batches lookups by 24-hex id into one `$in` query, scoped to the tenant: other tenants' documents are null. */
-export function createDocumentLoader(db: Db, collection: 'users' | 'orders', tenant: string): DocumentLoader {
+export function createDocumentLoader(
+  db: Db,
+  collection: 'users' | 'orders',
+  tenant: string,
+  onBatch?: (collection: string, size: number) => void,
+): DocumentLoader {
   return new DataLoader<string, Document | null>(
     async (ids) => {
+      onBatch?.(collection, ids.length)
       const docs = await db
         .collection(collection)
         .find({ _id: { $in: ids.map((id) => ObjectId.createFromHexString(id)) }, tenantId: tenant })
@@ -23,8 +29,11 @@ export function createDocumentLoader(db: Db, collection: 'users' | 'orders', ten
 }
 
 /** Per request (queries) or per event (subscriptions): one batched lookup however many fields ask. */
-export function createLoaders(db: Db, tenant: string): Loaders {
-  return { users: createDocumentLoader(db, 'users', tenant), orders: createDocumentLoader(db, 'orders', tenant) }
+export function createLoaders(db: Db, tenant: string, onBatch?: (collection: string, size: number) => void): Loaders {
+  return {
+    users: createDocumentLoader(db, 'users', tenant, onBatch),
+    orders: createDocumentLoader(db, 'orders', tenant, onBatch),
+  }
 }
 
 const imageLoaders = new WeakMap<object, DocumentLoader>()

@@ -26,6 +26,8 @@ export interface Metrics {
   readonly streamResumes: Counter<'stream'>
   /** Errors sent to clients, by `extensions.code`. */
   readonly errors: Counter<'code'>
+  /** Batched lookups of related documents (DataLoader batches), by `collection`. */
+  readonly loaderBatches: Counter<'collection'>
 }
 
 /** 1 ms to 10 s. */
@@ -86,6 +88,12 @@ export function createMetrics(): Metrics {
       name: 'changegate_errors_total',
       help: 'Errors sent to clients, by code',
       labelNames: ['code'],
+      registers,
+    }),
+    loaderBatches: new Counter({
+      name: 'changegate_loader_batches_total',
+      help: 'Batched lookups of related documents, by collection',
+      labelNames: ['collection'],
       registers,
     }),
   }

@@ -4,7 +4,7 @@ import { cursorExpired, GatewayError, internalError } from '../errors.js'
 import { startOptionsFor } from '../mongo/change-source.js'
 import { comparePositions, positionFromEvent, positionFromToken, type Position } from '../mongo/position.js'
 import type { FilterEvaluator } from './dispatcher.js'
-import { INVALIDATING_EVENTS, parseStreamEvent, type Collection, type Delivery } from './stream-event.js'
+import { INVALIDATING_EVENTS, parseStreamEvent, type Collection, type Delivery, type EventParser } from './stream-event.js'
 
 export interface CatchUpOptions {
   readonly mongoCollection: MongoCollection
@@ -12,6 +12,8 @@ export interface CatchUpOptions {
   /** The filter's own pipeline: catch-up filters in MongoDB. */
   readonly pipeline: Document[]
   readonly evaluate: FilterEvaluator
+  /** Shared event parser (see createEventCache). */
+  readonly parse?: EventParser
   /** Deliver every matching event strictly after `from`... */
   readonly from: Position
   /** ...up to and including `until` (where the live stream takes over). */
@@ -62,7 +64,7 @@ export async function openCatchUp(options: CatchUpOptions): Promise<CatchUp> {
             const position = positionFromEvent(event as Document & { _id: { _data: string } })
             if (comparePositions(position, options.until) > 0 || INVALIDATING_EVENTS.has(event.operationType as string)) return
             if (comparePositions(position, options.from) > 0) {
-              const delivery = options.evaluate(parseStreamEvent(options.collection, event))
+              const delivery = options.evaluate((options.parse ?? parseStreamEvent)(options.collection, event))
               if (delivery && !(await deliver(delivery))) return
             }
             if (reached(position)) return

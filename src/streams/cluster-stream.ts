@@ -48,7 +48,7 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
   const saveEveryMs = cluster.saveEveryMs ?? 200
   let stopped = false
 
-  const consumer = createStreamConsumer({ key, collection, observer, onEnded: () => void shutdown() })
+  const consumer = createStreamConsumer({ key, collection, observer, parse: options.parse, onEnded: () => void shutdown() })
 
   // --- consuming: ordered, gap-checked application of the channel's messages
   const pending: Queued[] = []

@@ -3,7 +3,7 @@ import { slowConsumer } from '../errors.js'
 import type { Position } from '../mongo/position.js'
 import type { CompiledFilter } from './filter-compiler.js'
 import type { SharedStream, SharedStreamOptions, SharedStreamStatus, StreamObserver } from './shared-stream.js'
-import type { Collection, Delivery } from './stream-event.js'
+import { createEventCache, type Collection, type Delivery } from './stream-event.js'
 import type { SubscriberQueue } from './subscriber-queue.js'
 import { openSubscription } from './subscription.js'
 
@@ -43,6 +43,7 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
   const lingerMs = options.lingerMs ?? 10_000
   const streamKey = (collection: Collection) => `${options.db.databaseName}.${collection}`
   const open = new Set<SubscriberQueue<Delivery>>()
+  const parse = createEventCache()
   // A subscription with events waiting that has read nothing for the timeout is a slow consumer.
   const stallCheck = setInterval(() => {
     const now = performance.now()
@@ -61,6 +62,7 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
         key: streamKey(collection),
         collection,
         mongoCollection: options.db.collection(collection),
+        parse,
         nodeId: options.nodeId,
         observer: options.observer,
         onEnded: () => {
@@ -99,6 +101,7 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
         stream,
         mongoCollection: options.db.collection(filter.collection),
         bufferSize: options.bufferSize,
+        parse,
         onClose: () => {
           if (holder.queue) open.delete(holder.queue)
           release(filter.collection, stream)

@@ -6,7 +6,7 @@ import { createChangeSource, type ChangeSource, type StreamState } from '../mong
 import type { Position } from '../mongo/position.js'
 import type { Member } from './dispatcher.js'
 import { createStreamConsumer, type StreamObserver } from './stream-consumer.js'
-import type { Collection } from './stream-event.js'
+import type { Collection, EventParser } from './stream-event.js'
 
 export type { StreamObserver } from './stream-consumer.js'
 
@@ -48,6 +48,8 @@ export interface SharedStreamOptions {
   readonly mongoCollection: MongoCollection
   readonly nodeId: string
   readonly observer?: StreamObserver
+  /** Shared event parser (see createEventCache). */
+  readonly parse?: EventParser
   /** Called once the stream ended (invalidated, failed or stopped). */
   readonly onEnded?: () => void
 }
@@ -66,6 +68,7 @@ export function createSharedStream(options: SharedStreamOptions & { readonly fan
     key,
     collection,
     observer,
+    parse: options.parse,
     onEnded: () => {
       unsubscribe()
       void source.stop()

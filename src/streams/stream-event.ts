@@ -33,6 +33,26 @@ export interface Delivery {
 export const DATA_EVENTS: ReadonlySet<string> = new Set(['insert', 'update', 'replace', 'delete'])
 export const INVALIDATING_EVENTS: ReadonlySet<string> = new Set(['drop', 'rename', 'dropDatabase', 'invalidate'])
 
+export type EventParser = (collection: Collection, raw: Document) => StreamEvent
+
+/**
+ * Parses through a bounded cache keyed by resume token, so everyone reading the same event — the live stream and
+ * any number of subscribers catching up over it — shares one parse and one per-event memo (cursors, loaders).
+ */
+export function createEventCache(maxEntries = 2000): EventParser {
+  const cache = new Map<string, StreamEvent>()
+  return (collection, raw) => {
+    const token = (raw._id as { _data?: unknown } | undefined)?._data
+    if (typeof token !== 'string') return parseStreamEvent(collection, raw)
+    const cached = cache.get(token)
+    if (cached && cached.collection === collection) return cached
+    const event = parseStreamEvent(collection, raw)
+    cache.set(token, event)
+    if (cache.size > maxEntries) cache.delete(cache.keys().next().value as string)
+    return event
+  }
+}
+
 export function parseStreamEvent(collection: Collection, raw: Document): StreamEvent {
   const before = (raw.fullDocumentBeforeChange as Document | null | undefined) ?? null
   const after = (raw.fullDocument as Document | null | undefined) ?? null

@@ -5,7 +5,7 @@ import { openCatchUp, toGatewayError, type CatchUp } from './catch-up.js'
 import { createFilterEvaluator, type Member } from './dispatcher.js'
 import type { CompiledFilter } from './filter-compiler.js'
 import type { SharedStream } from './shared-stream.js'
-import type { Delivery } from './stream-event.js'
+import type { Delivery, EventParser } from './stream-event.js'
 import { createSubscriberQueue, type SubscriberQueue } from './subscriber-queue.js'
 
 export interface SubscriptionOptions {
@@ -16,6 +16,7 @@ export interface SubscriptionOptions {
   readonly mongoCollection: MongoCollection
   /** Deliveries queued for the consumer, and live deliveries held while it re-reads history. */
   readonly bufferSize: number
+  readonly parse?: EventParser
   readonly onClose: () => void
 }
 
@@ -69,6 +70,7 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
       collection: filter.collection,
       pipeline: filter.pipeline,
       evaluate: createFilterEvaluator(filter),
+      parse: options.parse,
       from: last!,
       until,
     })

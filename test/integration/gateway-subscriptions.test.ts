@@ -7,6 +7,7 @@ import { collectTyped, queryTyped, wsClient } from '../fixtures/gateway.js'
 import {
   ChangeCursorDocument,
   OrderChangedDocument,
+  OrderChangedWithCustomerDocument,
   OrdersDocument,
   StreamsDocument,
   UserProfileUpdatedDocument,
@@ -235,6 +236,53 @@ describe('userProfileUpdated', () => {
     expect(events.map((e) => e.changedFields)).toEqual([['name'], ['profile', 'tier']])
     expect(events[1].user?.tier).toBe('gold')
     expect(tierOnly.events.map((e) => e.user?.tier)).toEqual(['gold'])
+  })
+})
+
+async function ordersSubscribers() {
+  const admin = await gw.token('acme', 'admin')
+  const streams = (await queryTyped(gw.url, admin, StreamsDocument)).body.data!.streams
+  return streams.find((s) => s.collection === 'orders')?.subscribers ?? 0
+}
+
+/** Waits until the orders stream has at least `count` subscribers (each joined, i.e. listening). */
+async function subscribersAtLeast(count: number) {
+  for (let tries = 0; tries < 200; tries++) {
+    if ((await ordersSubscribers()) >= count) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`fewer than ${count} subscribers joined`)
+}
+
+describe('related documents', () => {
+  const batches = async () => {
+    const text = await (await fetch(gw.url.replace('/graphql', '/metrics'))).text()
+    return Number(/changegate_loader_batches_total\{collection="users"\} (\d+)/.exec(text)?.[1] ?? 0)
+  }
+
+  it('Order.customer costs one batched users lookup per event, however many subscribers select it', async () => {
+    const customer = { _id: new ObjectId(), tenantId: 'acme', email: 'buyer@acme.example', name: 'Buyer', tier: 'gold', profile: {}, preferences: {} }
+    await users.insertOne(customer)
+    const base = await ordersSubscribers()
+    const subs = await Promise.all(
+      Array.from({ length: 10 }, () => fromNow('acme', OrderChangedWithCustomerDocument, { filter: { customerId: customer._id.toHexString() } })),
+    )
+    await subscribersAtLeast(base + 10)
+    const before = await batches()
+    const docs = [order({ customerId: customer._id }), order({ customerId: customer._id }), order({ customerId: customer._id })]
+    for (const d of docs) await orders.insertOne(d)
+    for (const s of subs) await s.waitFor(3)
+    expect(subs.flatMap((s) => s.events.map((e) => e.order?.customer?.email))).toEqual(Array(30).fill('buyer@acme.example'))
+    expect((await batches()) - before).toBe(3)
+  })
+
+  it("never resolves another tenant's customer", async () => {
+    const foreign = { _id: new ObjectId(), tenantId: 'globex', email: 'x@globex.example', name: 'X', tier: 'gold', profile: {}, preferences: {} }
+    await users.insertOne(foreign)
+    const c = await fromNow('acme', OrderChangedWithCustomerDocument, { filter: { customerId: foreign._id.toHexString() } })
+    await orders.insertOne(order({ customerId: foreign._id }))
+    const [event] = await c.waitFor(1)
+    expect(event.order?.customer).toBeNull()
   })
 })
 

@@ -1,5 +1,5 @@
 import type { Document } from 'mongodb'
-import { bindLoader, createDocumentLoader } from '../../loaders/index.js'
+import { bindLoader } from '../../loaders/index.js'
 import type { Delivery } from '../../streams/stream-event.js'
 import type { GraphQLContext } from '../context.js'
 import { builder } from '../builder.js'
@@ -56,7 +56,7 @@ const preImage = (d: Delivery, ctx: GraphQLContext): Document | null => {
 
 /** One users lookup per event however many subscribers select `customer`. */
 function withEventLoader(d: Delivery, ctx: GraphQLContext, doc: Document) {
-  const loader = memo(d, `users:${d.tenant}`, () => createDocumentLoader(ctx.services.db, 'users', d.tenant))
+  const loader = memo(d, `users:${d.tenant}`, () => ctx.services.createLoader('users', d.tenant))
   bindLoader(doc, loader)
 }
 
