@@ -1,11 +1,13 @@
-import { GraphQLError, type GraphQLFormattedError } from 'graphql'
+import { GraphQLError, Kind, type GraphQLFormattedError } from 'graphql'
 import { DEFAULT_MESSAGES, ErrorCode, isGatewayError } from '../errors.js'
 
 /**
  * Whether an error may reach a client as it is. Two kinds may:
  * - a {@link GatewayError} (a resolver or a stream threw it; GraphQL wraps it with a path, keeping its code);
- * - a GraphQL error the machinery raised itself, without an underlying cause: syntax, validation, variable
- *   coercion, request errors.
+ * - a GraphQL error the machinery raised itself, without an underlying cause: syntax, validation, request
+ *   errors;
+ * - a variable coercion error: located at a variable definition, outside execution (no path), caused only by
+ *   GraphQL errors (a built-in scalar or enum refusing the client's value).
  * Anything else (a driver error, a TypeError, a GraphQLError some library threw from a resolver) is internal.
  */
 export function isClientSafe(error: unknown): error is GraphQLError {
@@ -15,8 +17,11 @@ export function isClientSafe(error: unknown): error is GraphQLError {
     if (isGatewayError(root)) return true
     root = root.originalError
   }
-  return root === error || isGatewayError(root)
+  return root === error || isGatewayError(root) || (root instanceof GraphQLError && isVariableCoercion(error))
 }
+
+const isVariableCoercion = (error: GraphQLError) =>
+  error.path === undefined && !!error.nodes?.length && error.nodes.every((node) => node.kind === Kind.VARIABLE_DEFINITION)
 
 /**
  * Masks at the edge, whatever `NODE_ENV` says: an error that is not client-safe becomes "Internal server error"

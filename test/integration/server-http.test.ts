@@ -111,6 +111,19 @@ describe('HTTP transport (dev mode)', () => {
     expect((await post(gw, aliasQuery(30))).body.errors).toBeUndefined()
   })
 
+  it('answers a variable of the wrong shape with BAD_USER_INPUT and the coercion message, not a masked error', async () => {
+    const { body } = await post(gw, 'query($v: Int!) { echo(value: $v) }', gw.token, { v: { $gt: '' } })
+    expect(body.data ?? undefined).toBeUndefined()
+    expect(body.errors).toEqual([
+      {
+        message: 'Variable "$v" got invalid value { $gt: "" }; Int cannot represent non-integer value: { $gt: "" }',
+        locations: [{ line: 1, column: 7 }],
+        extensions: { code: 'BAD_USER_INPUT' },
+      },
+    ])
+    expect((await post(gw, 'query($v: Int!) { echo(value: $v) }', gw.token, { v: 7 })).body).toEqual({ data: { echo: 7 } })
+  })
+
   it('gives validation errors a code and keeps field suggestions in dev mode', async () => {
     const { body } = await post(gw, '{ whoam }')
     expect(body.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED')

@@ -193,6 +193,29 @@ describe('WebSocket transport', () => {
     }
   })
 
+  it('answers a subscription variable of the wrong shape with BAD_USER_INPUT, not a masked error', async () => {
+    const c = client(gw)
+    try {
+      const results: Result[] = []
+      for await (const r of c.iterate({ query: 'subscription($n: Int!) { ticks(count: $n) }', variables: { n: { $ne: null } } })) {
+        results.push(r as Result)
+      }
+      expect(results).toEqual([
+        {
+          errors: [
+            {
+              message: 'Variable "$n" got invalid value { $ne: null }; Int cannot represent non-integer value: { $ne: null }',
+              locations: [{ line: 1, column: 14 }],
+              extensions: { code: 'BAD_USER_INPUT' },
+            },
+          ],
+        },
+      ])
+    } finally {
+      await c.dispose()
+    }
+  })
+
   it('allows introspection in dev mode', async () => {
     const c = client(gw)
     try {
