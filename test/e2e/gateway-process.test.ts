@@ -101,17 +101,20 @@ describe('slow consumers', () => {
         Array.from({ length: 100 }, () => ({ _id: new ObjectId(), tenantId: 'acme', customerId: new ObjectId(), status: 'pending', totalAmount: 1, items })),
       )
     }
-    await healthy.waitFor(total, 60_000)
-    expect(new Set(healthy.events.map((e) => e.documentId)).size).toBe(total)
-
-    const ready = await fetch(gw.url.replace('/graphql', '/readyz'))
-    expect(ready.status).toBe(200)
-
+    // Long enough for the stalled subscription to be ended (timeout 2 s), short of the 15 s keep-alive that would
+    // terminate a peer that does not even answer pings.
+    await new Promise((r) => setTimeout(r, 6000))
     ;(slow as unknown as { _socket: { resume(): void } })._socket.resume()
     const deadline = Date.now() + 30_000
     while (!frames.some((f) => f.type === 'complete' || f.type === 'error') && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100))
     }
+
+    await healthy.waitFor(total, 60_000)
+    expect(new Set(healthy.events.map((e) => e.documentId)).size).toBe(total)
+    const ready = await fetch(gw.url.replace('/graphql', '/readyz'))
+    expect(ready.status).toBe(200)
+
     const nexts = frames.filter((f) => f.type === 'next')
     const last = nexts[nexts.length - 1]
     expect(last.payload?.errors?.[0]?.extensions?.code).toBe('SLOW_CONSUMER')
