@@ -21,7 +21,7 @@ import { hostname } from 'node:os'
  * | `CHANGEGATE_CONNECTION_INIT_TIMEOUT_MS` | time a socket has to send `connection_init` | `3000` |
  * | `CHANGEGATE_MAX_CONNECTIONS_PER_IP` | open WebSockets from one client address; the next upgrade gets HTTP 429 | `256` |
  * | `CHANGEGATE_MAX_CONNECTIONS_PER_TENANT` | acknowledged WebSockets of one tenant on this node; the next `connection_init` is closed with 4503 | `1000` |
- * | `CHANGEGATE_SUBSCRIBE_RATE`, `CHANGEGATE_SUBSCRIBE_BURST` | token bucket per WebSocket for `subscribe` messages (per second, bucket size); over it an operation gets `SUBSCRIPTION_LIMIT` | `20`, `40` |
+ * | `CHANGEGATE_SUBSCRIBE_RATE`, `CHANGEGATE_SUBSCRIBE_BURST` | token bucket per WebSocket for starting subscriptions (per second, bucket size); over it a subscription gets `SUBSCRIPTION_LIMIT` | `20`, `40` |
  * | `CHANGEGATE_MAX_BODY_BYTES` | largest HTTP request body; larger gets HTTP 413 | `1048576` |
  * | `CHANGEGATE_MAX_EVENT_STREAMS_PER_IP`, `CHANGEGATE_MAX_EVENT_STREAMS_PER_TENANT` | open SSE responses from one client address / of one tenant; the next gets HTTP 429 | `256`, `1000` |
  * | `CHANGEGATE_TRUSTED_PROXIES` | comma list of proxy addresses or CIDR ranges whose `X-Forwarded-For` names the client | none: the peer address is the client |
@@ -53,9 +53,9 @@ export interface Config {
   readonly maxConnectionsPerIp: number
   /** Acknowledged WebSockets per tenant, on this node. */
   readonly maxConnectionsPerTenant: number
-  /** `subscribe` messages per second one WebSocket may send, sustained. */
+  /** Subscriptions per second one WebSocket may start, sustained (queries do not count). */
   readonly subscribeRatePerSecond: number
-  /** `subscribe` messages one WebSocket may send at once (token bucket size). */
+  /** Subscriptions one WebSocket may start at once (token bucket size). */
   readonly subscribeBurst: number
   readonly maxBodyBytes: number
   /** Open SSE responses per client address (IPv6: per /64). */

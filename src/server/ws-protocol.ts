@@ -18,7 +18,7 @@ export interface SocketExtra {
   expiry?: NodeJS.Timeout
   /** Ids of this socket's subscription operations (queries do not count against the limit). */
   subscriptionIds?: Set<string>
-  /** This socket's `subscribe` message budget. */
+  /** This socket's budget for starting subscriptions. */
   subscribeBucket?: TokenBucket
   /** Frees the socket's slot in its tenant's connection count. */
   releaseTenantSlot?: Release
@@ -37,8 +37,9 @@ export interface ProtocolOptions {
    */
   maxConnectionsPerTenant: number
   /**
-   * Token bucket for `subscribe` messages, per socket: `ratePerSecond` sustained, `burst` at once. A message over
-   * it gets a per-operation SUBSCRIPTION_LIMIT error before it is parsed; the socket stays open.
+   * Token bucket for starting subscriptions, per socket: `ratePerSecond` sustained, `burst` at once. A
+   * subscription over it gets a per-operation SUBSCRIPTION_LIMIT error and the socket stays open. Queries and
+   * mutations do not count (they cost what they cost over HTTP).
    */
   subscribeRate: { ratePerSecond: number; burst: number }
   metrics: Metrics
@@ -61,7 +62,7 @@ const FORBIDDEN_CODE = 4403
  * answers; graphql-ws clients treat it as retryable and back off.
  */
 export const TOO_MANY_CONNECTIONS_CODE = 4503
-const SUBSCRIBE_RATE_MESSAGE = 'Too many subscribe requests on this connection; retry later'
+const SUBSCRIBE_RATE_MESSAGE = 'Subscribing too fast on this connection; retry later'
 const MAX_TIMER_MS = 2 ** 31 - 1
 
 /**
@@ -124,8 +125,6 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
     async onSubscribe(ctx, id, payload) {
       const auth = ctx.extra.auth
       if (!auth) return [new GraphQLError('Forbidden', { extensions: { code: ErrorCode.UNAUTHENTICATED } })]
-      ctx.extra.subscribeBucket ??= createTokenBucket(opts.subscribeRate)
-      if (!ctx.extra.subscribeBucket.take()) return [subscriptionLimit(SUBSCRIBE_RATE_MESSAGE)]
       try {
         const run = yoga.getEnveloped({ auth, params: payload })
         const document = run.parse(payload.query)
@@ -134,6 +133,8 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
         if (getOperationAST(document, payload.operationName)?.operation === OperationTypeNode.SUBSCRIPTION) {
           const held = liveSubscriptions(ctx)
           if (held.size >= opts.maxSubscriptionsPerSocket) return [subscriptionLimit()]
+          ctx.extra.subscribeBucket ??= createTokenBucket(opts.subscribeRate)
+          if (!ctx.extra.subscribeBucket.take()) return [subscriptionLimit(SUBSCRIBE_RATE_MESSAGE)]
           held.add(id)
         }
         const args: ExecutionArgs = {

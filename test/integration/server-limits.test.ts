@@ -131,22 +131,36 @@ describe('subscribe rate per WebSocket', () => {
   })
   afterAll(() => gw.stop())
 
-  it('answers subscribes over the bucket with SUBSCRIPTION_LIMIT per operation; the socket stays open and refills', async () => {
+  const subscribe = (c: Awaited<ReturnType<typeof initialised>>, id: string) =>
+    c.socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: 'subscription { ticks(count: 1) }' } }))
+  const outcome = (c: Awaited<ReturnType<typeof initialised>>, id: string) =>
+    c.frames.find((f) => f.id === id && (f.type === 'next' || f.type === 'error'))
+
+  it('answers subscriptions over the bucket with SUBSCRIPTION_LIMIT per operation; the socket stays open and refills', async () => {
     const c = await initialised(gw, gw.token)
-    for (let i = 1; i <= 5; i++) c.socket.send(JSON.stringify({ id: `q${i}`, type: 'subscribe', payload: { query: '{ whoami }' } }))
+    for (let i = 1; i <= 5; i++) subscribe(c, `s${i}`)
     await expect.poll(() => c.frames.filter((f) => f.type === 'complete' || f.type === 'error').length).toBe(5)
-    const outcome = (id: string) => c.frames.find((f) => f.id === id && (f.type === 'next' || f.type === 'error'))
-    expect(['q1', 'q2', 'q3'].map((id) => outcome(id)?.payload?.data)).toEqual([{ whoami: 'acme' }, { whoami: 'acme' }, { whoami: 'acme' }])
-    for (const id of ['q4', 'q5']) {
-      const error = outcome(id)
-      expect(error?.type).toBe('error')
-      expect(error?.payload?.[0]?.extensions?.code).toBe('SUBSCRIPTION_LIMIT')
+    expect(['s1', 's2', 's3'].map((id) => outcome(c, id)?.payload?.data)).toEqual([{ ticks: 1 }, { ticks: 1 }, { ticks: 1 }])
+    for (const id of ['s4', 's5']) {
+      expect(outcome(c, id)?.type).toBe('error')
+      expect(outcome(c, id)?.payload?.[0]).toEqual({
+        message: 'Subscribing too fast on this connection; retry later',
+        extensions: { code: 'SUBSCRIPTION_LIMIT' },
+      })
     }
     // 4 per second: a token is back after 250 ms.
     await new Promise((resolve) => setTimeout(resolve, 300))
-    c.socket.send(JSON.stringify({ id: 'q6', type: 'subscribe', payload: { query: '{ whoami }' } }))
-    await expect.poll(() => outcome('q6')?.payload?.data).toEqual({ whoami: 'acme' })
+    subscribe(c, 's6')
+    await expect.poll(() => outcome(c, 's6')?.payload?.data).toEqual({ ticks: 1 })
     expect(c.socket.readyState).toBe(WebSocket.OPEN)
+    await closeAll([c.socket])
+  })
+
+  it('does not count queries', async () => {
+    const c = await initialised(gw, gw.token)
+    for (let i = 1; i <= 20; i++) c.socket.send(JSON.stringify({ id: `q${i}`, type: 'subscribe', payload: { query: '{ whoami }' } }))
+    await expect.poll(() => c.frames.filter((f) => f.type === 'complete').length).toBe(20)
+    expect(c.frames.filter((f) => f.type === 'error')).toEqual([])
     await closeAll([c.socket])
   })
 })

@@ -46,7 +46,18 @@ export async function rawSocket(wsUrl: string, opts: { headers?: Record<string, 
         const found = frames.find(match)
         if (found) return found
         if (Date.now() > deadline) throw new Error(`no matching frame in ${timeoutMs} ms; got ${JSON.stringify(frames).slice(0, 500)}`)
-        await new Promise((resolve) => setTimeout(resolve, 10))
+        // The next message (or close), or a timer in case neither ever comes.
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(timer)
+            socket.off('message', wake)
+            socket.off('close', wake)
+            setImmediate(resolve)
+          }
+          const timer = setTimeout(wake, Math.max(1, deadline - Date.now()))
+          socket.on('message', wake)
+          socket.on('close', wake)
+        })
       }
     },
   }
