@@ -23,8 +23,11 @@ import {
   type ResumePoint,
 } from './tokens.js'
 
-/** A reply holds at most 16MB of documents (the first one always fits). */
-const MAX_BATCH_BYTES = 16 * 1024 * 1024
+/**
+ * A reply holds at most 4 MB of documents (the first one always fits). MongoDB allows 16 MB; smaller replies keep
+ * one lagging stream from holding up every other connection while its reply is built.
+ */
+const MAX_BATCH_BYTES = 4 * 1024 * 1024
 /** getMore's wait when the client sets no maxTimeMS, as for MongoDB's awaitData cursors. */
 const DEFAULT_AWAIT_MS = 1000
 /** Oplog entries copied out per read; reads resume from the cursor's position. */

@@ -75,13 +75,14 @@ export function createStorage(oplog: Oplog): Storage {
 
     insert(coll, rec) {
       putNew(coll, rec)
-      oplog.append({ op: 'insert', ns: coll.ns, documentKey: documentKey(rec.doc), after: deepCopy(rec.doc) }, coll.preAndPostImages)
+      // Stored documents are never mutated (every write swaps in a new one), so the oplog can share them.
+      oplog.append({ op: 'insert', ns: coll.ns, documentKey: documentKey(rec.doc), after: rec.doc }, coll.preAndPostImages)
     },
     replace(coll, key, rec, op) {
       const before = coll.records.get(key)
       putReplacement(coll, key, rec)
       oplog.append(
-        { op, ns: coll.ns, documentKey: documentKey(rec.doc), before: before!.doc, after: deepCopy(rec.doc) },
+        { op, ns: coll.ns, documentKey: documentKey(rec.doc), before: before!.doc, after: rec.doc },
         coll.preAndPostImages,
       )
     },
