@@ -6,6 +6,7 @@ import { startTestGateway, type TestGateway } from '../fixtures/app.js'
 import { collectTyped, queryTyped, wsClient } from '../fixtures/gateway.js'
 import {
   ChangeCursorDocument,
+  ExplainSubscriptionDocument,
   OrderChangedDocument,
   OrderChangedWithCustomerDocument,
   OrdersDocument,
@@ -283,6 +284,35 @@ describe('related documents', () => {
     await orders.insertOne(order({ customerId: foreign._id }))
     const [event] = await c.waitFor(1)
     expect(event.order?.customer).toBeNull()
+  })
+})
+
+describe('explainSubscription', () => {
+  const subscription = 'subscription($f: OrderChangeFilter) { orderChanged(filter: $f) { cursor } }'
+
+  it('shows the compiled, tenant-bound pipeline and the shared stream it joins; equivalent filters compile identically', async () => {
+    const acme = await gw.token('acme')
+    const explain = (token: string, f: Record<string, unknown>) =>
+      queryTyped(gw.url, token, ExplainSubscriptionDocument, { query: subscription, variables: { f } })
+    const a = (await explain(acme, { status: ['SHIPPED', 'PENDING'], region: 'eu-west' })).body.data!.explainSubscription
+    const b = (await explain(await gw.token('acme'), { region: 'eu-west', status: ['PENDING', 'SHIPPED', 'PENDING'] })).body.data!
+      .explainSubscription
+    expect(JSON.stringify(a.pipeline)).toBe(JSON.stringify(b.pipeline))
+    expect(a.collection).toBe('orders')
+    expect(a.streamKey).toBe(`${gw.mongo.db.databaseName}.orders`)
+    expect(a.filterRunsIn).toBe('GATEWAY')
+    expect(JSON.stringify(a.pipeline)).toContain('"fullDocument.tenantId":{"$eq":"acme"}')
+    const globex = (await explain(await gw.token('globex'), { region: 'eu-west' })).body.data!.explainSubscription
+    expect(JSON.stringify(globex.pipeline)).toContain('"globex"')
+    expect(JSON.stringify(globex.pipeline)).not.toContain('"acme"')
+  })
+
+  it('reports invalid filters as BAD_USER_INPUT', async () => {
+    const { body } = await queryTyped(gw.url, await gw.token('acme'), ExplainSubscriptionDocument, {
+      query: subscription,
+      variables: { f: { customerId: 'nope' } },
+    })
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT')
   })
 })
 
