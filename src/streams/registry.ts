@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb'
-import { slowConsumer } from '../errors.js'
+import { internalError, slowConsumer } from '../errors.js'
 import type { Position } from '../mongo/position.js'
 import type { CompiledFilter } from './filter-compiler.js'
 import type { SharedStream, SharedStreamOptions, SharedStreamStatus, StreamObserver } from './shared-stream.js'
@@ -37,6 +37,17 @@ export interface StreamRegistry {
   stop(): Promise<void>
 }
 
+/** How long a subscribe waits for its stream to open (MongoDB unreachable, say) before it fails. */
+const READY_TIMEOUT_MS = 15_000
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(internalError()), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
 export function createStreamRegistry(options: StreamRegistryOptions): StreamRegistry {
   const streams = new Map<Collection, SharedStream>()
   const lingers = new Map<Collection, NodeJS.Timeout>()
@@ -72,7 +83,7 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
       streams.set(collection, created)
       stream = created
     }
-    await stream.ready
+    await withTimeout(stream.ready, READY_TIMEOUT_MS)
     return stream
   }
 
