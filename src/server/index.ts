@@ -135,6 +135,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     if (isEventStreamRequest(req)) {
       const release = eventStreams.acquire(clientAddress(req), auth.tenant)
       if (!release) {
+        logger.debug({ tenant: auth.tenant }, 'event stream refused: address or tenant limit')
         metrics.errors.inc({ code: ErrorCode.SUBSCRIPTION_LIMIT })
         return refuseEventStream(res)
       }
@@ -174,8 +175,12 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       logger.info({ origin: req.headers.origin }, 'websocket origin refused')
       return refuseUpgrade(socket, 403, 'Forbidden')
     }
-    const release = socketsPerAddress.acquire(clientAddress(req))
-    if (!release) return refuseUpgrade(socket, 429, 'Too Many Requests')
+    const address = clientAddress(req)
+    const release = socketsPerAddress.acquire(address)
+    if (!release) {
+      logger.debug({ address }, 'websocket refused: address connection limit')
+      return refuseUpgrade(socket, 429, 'Too Many Requests')
+    }
     socket.once('close', release)
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
   })
