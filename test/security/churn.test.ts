@@ -32,6 +32,7 @@ describe('subscribe/complete churn', () => {
 
   const active = () => metric(gw, 'changegate_subscriptions_active')
   const sample = async () => ({
+    subscriptionsActive: await active(),
     rssMiB: Math.round((rssBytes(gw.child.pid!) / MiB) * 10) / 10,
     heapUsedMiB: Math.round(((await metric(gw, 'changegate_nodejs_heap_size_used_bytes')) / MiB) * 10) / 10,
   })
