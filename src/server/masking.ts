@@ -48,7 +48,7 @@ function rebuild(like: GraphQLError | undefined, message: string, extensions: Re
 }
 
 /** Extensions that steer the HTTP response and never belong in a payload. */
-const INTERNAL_EXTENSIONS = new Set(['http', 'unexpected'])
+const INTERNAL_EXTENSIONS = new Set(['http', 'unexpected', 'originalError'])
 
 /** The JSON a client receives for an already-masked error. */
 export function toClientJSON(error: GraphQLError): GraphQLFormattedError {

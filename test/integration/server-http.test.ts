@@ -135,6 +135,21 @@ describe('HTTP transport (dev mode)', () => {
     expect(body).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } })
   })
 
+  it('answers a malformed body with 400 BAD_REQUEST, no stack, and logs no error', async () => {
+    const errorLogs = () => gw.logs.filter((l) => (l.level as number) >= 50).length
+    const logged = errorLogs()
+    const response = await fetch(gw.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.token}` },
+      body: '{"query": "{ whoami }", "variables": {"a": ',
+    })
+    expect(response.status).toBe(400)
+    const body = (await response.json()) as GraphQLBody
+    expect(body.errors?.map((e) => [e.message, e.extensions?.code])).toEqual([['POST body sent invalid JSON.', 'BAD_REQUEST']])
+    expect(JSON.stringify(body)).not.toMatch(/\bat .*\.(js|ts):\d+/)
+    expect(errorLogs()).toBe(logged)
+  })
+
   it('refuses batches', async () => {
     const response = await fetch(gw.url, {
       method: 'POST',
