@@ -2,8 +2,9 @@
  * A misbehaving tenant, as its own process (so its work never delays the well-behaved client being measured):
  * `node --import tsx test/security/attacker.ts <wsUrl> <token> <durationMs> [sockets]`.
  *
- * Each socket, every 20 ms: sends 10 `orderChanged` subscribes with fresh ids and distinct filters, completes
- * the previous tick's, and sends 2 operations over the depth/token limits; every 500 ms a fifth of the sockets
+ * Each socket opens with a burst of 150 `orderChanged` subscribes (past the per-socket rate and count limits)
+ * and their completes; then, every 20 ms, it sends 10 subscribes with fresh ids and distinct filters, completes
+ * the previous tick's, and sends 2 operations over the depth/token limits. Every 500 ms a fifth of the sockets
  * are closed and replaced. Prints one JSON line with what came back, by frame type and error code.
  */
 import { once } from 'node:events'
@@ -16,6 +17,7 @@ const SUBSCRIBE = 'subscription($f: OrderChangeFilter) { orderChanged(filter: $f
 const DEEP = `{ ${'a { '.repeat(9_999)}a${' }'.repeat(9_999)} }`
 
 const counts: Record<string, number> = { sent: 0, opened: 0 }
+let sequence = 0
 const bump = (key: string) => (counts[key] = (counts[key] ?? 0) + 1)
 
 async function open(): Promise<WebSocket> {
@@ -32,10 +34,13 @@ async function open(): Promise<WebSocket> {
   socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }))
   await once(socket, 'message')
   bump('opened')
+  const burst = Array.from({ length: 150 }, () => `b${++sequence}`)
+  for (const id of burst) socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: SUBSCRIBE, variables: { f: { minTotal: sequence } } } }))
+  for (const id of burst) socket.send(JSON.stringify({ id, type: 'complete' }))
+  counts.sent += 300
   return socket
 }
 
-let sequence = 0
 const sockets = await Promise.all(Array.from({ length: socketCount }, open))
 const previous = new Map<WebSocket, string[]>()
 const deadline = Date.now() + durationMs

@@ -54,6 +54,13 @@ describe('WebSocket protocol abuse', () => {
     await expectServesWellBehaved(gw)
   })
 
+  it('a socket without the graphql-transport-ws subprotocol closes 4406', async () => {
+    const socket = new WebSocket(gw.wsUrl)
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+    expect(await closed).toEqual({ code: 4406, reason: 'Subprotocol not acceptable' })
+    await expectServesWellBehaved(gw)
+  })
+
   it('late connection_init: the socket is already closed with 4408 and nothing is acknowledged', async () => {
     const late = await rawSocket(gw.wsUrl)
     await new Promise((resolve) => setTimeout(resolve, 1200))
