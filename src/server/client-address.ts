@@ -24,7 +24,7 @@ export function createClientAddress(trustedProxies: readonly string[]): (request
     if (isIP(client) !== 0 && isTrusted(client)) {
       const forwarded = headerText(request.headers['x-forwarded-for'])
         .split(',')
-        .map((s) => unmapped(s.trim()))
+        .map((s) => unmapped(withoutPort(s.trim())))
       for (let i = forwarded.length - 1; i >= 0; i--) {
         if (isIP(forwarded[i]) === 0) break
         client = forwarded[i]
@@ -36,6 +36,12 @@ export function createClientAddress(trustedProxies: readonly string[]): (request
 }
 
 const headerText = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(',') : (value ?? ''))
+
+/** Some proxies write `1.2.3.4:5678` or `[2001:db8::1]:5678`. */
+function withoutPort(entry: string): string {
+  const match = /^\[([^\]]+)\](?::\d+)?$/.exec(entry) ?? /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(entry)
+  return match ? match[1] : entry
+}
 
 /** `::ffff:10.1.2.3` (an IPv4 client of a dual-stack socket) is `10.1.2.3`. */
 function unmapped(address: string): string {

@@ -77,15 +77,15 @@ describe('WebSocket connections behind a trusted proxy', () => {
   const via = (forwardedFor: string) => upgrade(gw, { headers: { 'x-forwarded-for': forwardedFor } })
 
   it('counts the forwarded client, not the proxy, and never the entries a client wrote itself', async () => {
-    const a = [await via('203.0.113.5'), await via('198.51.100.1, 203.0.113.5')]
+    const a = [await via('203.0.113.5'), await via('198.51.100.1, 203.0.113.5:61000')]
     expect((await via('192.0.2.99, 203.0.113.5')).status).toBe(429)
     const b = await via('203.0.113.6, 127.0.0.1')
     expect([...a, b].map((h) => h.status)).toEqual([101, 101, 101])
     await closeAll([...a, b].map((h) => h.socket))
   })
 
-  it('counts IPv6 clients per /64 network', async () => {
-    const same = [await via('2001:db8:0:1::1'), await via('2001:db8:0:1:ffff::2')]
+  it('counts IPv6 clients per /64 network, with or without brackets and ports', async () => {
+    const same = [await via('2001:db8:0:1::1'), await via('[2001:db8:0:1:ffff::2]:4711')]
     expect((await via('2001:db8:0:1:0:0:0:3')).status).toBe(429)
     const other = await via('2001:db8:0:2::1')
     expect([...same, other].map((h) => h.status)).toEqual([101, 101, 101])
