@@ -35,6 +35,19 @@ export interface CollectRequest {
   readonly since?: number
   /** Also report the subscriptions on this node against all the others. */
   readonly split?: number
+  /** Receipts over time, in windows of `windowMs` from `origin` (epoch ms), leaving out node `exclude`. */
+  readonly timeline?: { readonly origin: number; readonly windowMs: number; readonly exclude?: number }
+}
+
+export interface TimelineWindow {
+  /** Start of the window, ms from the origin. */
+  readonly fromMs: number
+  readonly count: number
+  readonly p50: number
+  readonly p99: number
+  readonly max: number
+  /** Receipts of writes committed at or after `since`. */
+  readonly sinceCount: number
 }
 
 export interface CollectResult {
@@ -42,6 +55,7 @@ export interface CollectResult {
   readonly byNode: GroupTally[]
   readonly all: GroupTally
   readonly split?: { readonly node: GroupTally; readonly others: GroupTally }
+  readonly timeline?: TimelineWindow[]
   readonly duplicates: number
   readonly misrouted: number
   readonly ended: Record<string, number>
@@ -247,7 +261,7 @@ function reached(phase: number): number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function collect({ phase, writes, idleMs, timeoutMs, since, split }: CollectRequest): Promise<CollectResult> {
+async function collect({ phase, writes, idleMs, timeoutMs, since, split, timeline }: CollectRequest): Promise<CollectResult> {
   const l = layout!
   const state = phaseState(phase)
   const nodes = urls.length
@@ -280,11 +294,30 @@ async function collect({ phase, writes, idleMs, timeoutMs, since, split }: Colle
   })
   const codes: Record<string, number> = {}
   for (const code of ended.values()) codes[code] = (codes[code] ?? 0) + 1
+  const windows: Array<{ samples: Samples; sinceCount: number } | undefined> = []
+  if (timeline) {
+    for (let i = 0; i < state.received.length; i++) {
+      if (timeline.exclude !== undefined && state.nodes[i] === timeline.exclude) continue
+      const w = Math.floor((state.received[i] - timeline.origin) / timeline.windowMs)
+      if (w < 0) continue
+      const entry = (windows[w] ??= { samples: createSamples(), sinceCount: 0 })
+      entry.samples.add(state.received[i] - state.created[i])
+      if (since !== undefined && state.created[i] >= since) entry.sinceCount++
+    }
+  }
   const byNode = samples.map((s, n) => group(expectedByNode[n], receivedByNode[n], s, firstSince[n]))
   const othersFirst = Math.min(...firstSince.filter((_, n) => n !== split))
   return {
     byNode,
     all: group(expected, state.distinct, all, firstAll),
+    ...(timeline
+      ? {
+          timeline: Array.from(windows, (entry, w) => {
+            const summary = entry?.samples.summarize()
+            return { fromMs: w * timeline.windowMs, count: summary?.count ?? 0, p50: summary?.p50 ?? NaN, p99: summary?.p99 ?? NaN, max: summary?.max ?? NaN, sinceCount: entry?.sinceCount ?? 0 }
+          }),
+        }
+      : {}),
     ...(split !== undefined
       ? {
           split: {

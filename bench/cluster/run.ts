@@ -41,6 +41,10 @@ const NODES = 3
 const LEASE_TTL_MS = 5_000
 const PHASE = { baseWarmUp: 1, base: 2, warmUp: 11, steady: 12, takeover: 13 } as const
 const IDLE_MS = 4_000
+/** The takeover timeline starts this long before the kill. */
+const TIMELINE_BEFORE_KILL_MS = 2_000
+/** Steady phases report latency in windows this wide. */
+const STEADY_WINDOW_MS = 5_000
 const DRAIN_MS = 30_000
 const CURSOR_SECRET = randomBytes(24).toString('hex')
 const JWT_SECRET = randomBytes(32).toString('hex')
@@ -165,7 +169,7 @@ async function warmUp(layout: Layout, phase: number, rate: number, send: Send, c
 /** Counts what crosses the stream channels, by phase: a subscriber of its own, like any node's. */
 function channelCounter(redisUrl: string) {
   const redis = new Redis(redisUrl, { lazyConnect: true })
-  const byPhase = new Map<number, { events: number; seqs: Set<number>; publishers: Map<string, number> }>()
+  const byPhase = new Map<number, { events: number; seqs: Set<number>; publishers: Map<string, number>; firstAt: Map<string, number>; arrivals: number[] }>()
   let positions = 0
   let other = 0
   let undecodable = 0
@@ -180,7 +184,8 @@ function channelCounter(redisUrl: string) {
     const id = match ? decodeOrderHex(match[1]) : undefined
     if (!id) return void (body.includes('"kind":"event"') ? other++ : undecodable++)
     let entry = byPhase.get(id.phase)
-    if (!entry) byPhase.set(id.phase, (entry = { events: 0, seqs: new Set(), publishers: new Map() }))
+    if (!entry) byPhase.set(id.phase, (entry = { events: 0, seqs: new Set(), publishers: new Map(), firstAt: new Map(), arrivals: [] }))
+    entry.arrivals.push(Date.now())
     entry.events++
     entry.seqs.add(id.seq)
     let publisher = '?'
@@ -190,13 +195,15 @@ function channelCounter(redisUrl: string) {
       // Counted under '?'.
     }
     entry.publishers.set(publisher, (entry.publishers.get(publisher) ?? 0) + 1)
+    if (!entry.firstAt.has(publisher)) entry.firstAt.set(publisher, Date.now())
   })
   return {
     start: async () => {
       await redis.connect()
       await redis.psubscribe('cg:stream:*')
     },
-    phase: (phase: number) => byPhase.get(phase) ?? { events: 0, seqs: new Set<number>(), publishers: new Map<string, number>() },
+    phase: (phase: number) =>
+      byPhase.get(phase) ?? { events: 0, seqs: new Set<number>(), publishers: new Map<string, number>(), firstAt: new Map<string, number>(), arrivals: [] as number[] },
     totals: () => ({ positions, other, undecodable }),
     stop: () => redis.quit().catch(() => undefined),
   }
@@ -222,7 +229,11 @@ async function steadyPhase(o: Options, layout: Layout, phase: number, send: Send
   const done = measureCpu(pids)
   const write = await send({ phase, firstSeq: 0, count: Math.round(o.rate * o.seconds), rate: o.rate, deadlineMs: o.seconds * 1000 + 2_000 })
   const cpu = done()
-  const tally = await clients.request<CollectResult>('collect', { phase, writes: write.sent, idleMs: IDLE_MS, timeoutMs: DRAIN_MS, split }, DRAIN_MS + 30_000)
+  const tally = await clients.request<CollectResult>(
+    'collect',
+    { phase, writes: write.sent, idleMs: IDLE_MS, timeoutMs: DRAIN_MS, split, timeline: { origin: write.startedAt, windowMs: STEADY_WINDOW_MS } },
+    DRAIN_MS + 30_000,
+  )
   return { write, tally, cpu }
 }
 
@@ -230,7 +241,7 @@ interface Baseline {
   readonly steady: Phase
 }
 
-async function runBaseline(o: Options, layout: Layout, uri: string, writer: Worker): Promise<Baseline> {
+async function runBaseline(o: Options, layout: Layout, uri: string, writer: Worker, mongoPid: number): Promise<Baseline> {
   const gateway = await startGateway(uri, DATABASE_BASELINE, layout, 'single')
   log(`baseline: one node without Redis, pid ${gateway.process.pid} at ${gateway.url}`)
   const clients = await startWorker({ file: join(ROOT, 'bench/cluster/clients.ts'), execArgv: TSX })
@@ -244,7 +255,7 @@ async function runBaseline(o: Options, layout: Layout, uri: string, writer: Work
     log('baseline: warm-up')
     await warmUp(layout, PHASE.baseWarmUp, o.rate, send, clients)
     log(`baseline: ${o.rate}/s for ${o.seconds} s`)
-    const steady = await steadyPhase(o, layout, PHASE.base, send, clients, { gateway: gateway.process.pid })
+    const steady = await steadyPhase(o, layout, PHASE.base, send, clients, { gateway: gateway.process.pid, mongo: mongoPid, clients: clients.pid, writer: writer.pid })
     log(`  received ${steady.tally.all.received}/${steady.tally.all.expected}, p50 ${steady.tally.all.latencyMs.p50} ms, p99 ${steady.tally.all.latencyMs.p99} ms`)
     await clients.request('close', undefined, 30_000)
     return { steady }
@@ -254,10 +265,20 @@ async function runBaseline(o: Options, layout: Layout, uri: string, writer: Work
   }
 }
 
+interface ChannelCount {
+  readonly events: number
+  readonly distinct: number
+  readonly publishers: Record<string, number>
+  /** Epoch ms of each publisher's first event message. */
+  readonly firstAt: Record<string, number>
+  /** Epoch ms of each event message's arrival at the counter. */
+  readonly arrivals: readonly number[]
+}
+
 interface ClusterRun {
   readonly owner: { readonly node: string; readonly epoch: number | null }
   readonly steady: Phase
-  readonly channel: { readonly events: number; readonly distinct: number; readonly publishers: Record<string, number> }
+  readonly channel: ChannelCount
   readonly commandsPerEvent: number
   readonly takeover: {
     readonly write: PacedResult
@@ -270,7 +291,7 @@ interface ClusterRun {
     readonly newOwner?: { readonly node: string; readonly epoch: number | null; readonly seenMs: number }
     readonly moved: { readonly connections: number; readonly ms: number }
     readonly killedIndex: number
-    readonly channel: { readonly events: number; readonly distinct: number; readonly publishers: Record<string, number> }
+    readonly channel: ChannelCount
   }
   readonly channelTotals: { positions: number; other: number; undecodable: number }
 }
@@ -307,7 +328,7 @@ async function runCluster(o: Options, layout: Layout, uri: string, writer: Worke
     log(`cluster: owner of ${key} is ${row.ownerNode} (epoch ${row.epoch})`)
 
     const pids: Record<string, number> = Object.fromEntries(gateways.map((g) => [g.id === row.ownerNode ? `${g.id} (owner)` : g.id, g.process.pid]))
-    Object.assign(pids, { redis: redis.pid, mongo: mongoPid, clients: clients.pid, writer: writer.pid })
+    Object.assign(pids, { redis: redis.pid, mongo: mongoPid, clients: clients.pid, writer: writer.pid, 'bench (channel counter)': process.pid })
     const commandsBefore = await commandsProcessed(redisUrl)
     log(`cluster: ${o.rate}/s for ${o.seconds} s`)
     const steady = await steadyPhase(o, layout, PHASE.steady, send, clients, pids, ownerIndex)
@@ -315,7 +336,7 @@ async function runCluster(o: Options, layout: Layout, uri: string, writer: Worke
     log(`  received ${steady.tally.all.received}/${steady.tally.all.expected}, p50 ${steady.tally.all.latencyMs.p50} ms, p99 ${steady.tally.all.latencyMs.p99} ms`)
     const channelOf = (phase: number) => {
       const c = counter.phase(phase)
-      return { events: c.events, distinct: c.seqs.size, publishers: Object.fromEntries(c.publishers) }
+      return { events: c.events, distinct: c.seqs.size, publishers: Object.fromEntries(c.publishers), firstAt: Object.fromEntries(c.firstAt), arrivals: c.arrivals }
     }
 
     // Takeover: kill the owner mid-run, move its clients to the survivors.
@@ -341,7 +362,7 @@ async function runCluster(o: Options, layout: Layout, uri: string, writer: Worke
     const writesAfterKill = Math.max(0, write.sent - Math.floor(((killedAt - write.startedAt) * o.rate) / 1000))
     const tally = await clients.request<CollectResult>(
       'collect',
-      { phase: PHASE.takeover, writes: write.sent, idleMs: IDLE_MS, timeoutMs: DRAIN_MS, since: killedAt, split: ownerIndex },
+      { phase: PHASE.takeover, writes: write.sent, idleMs: IDLE_MS, timeoutMs: DRAIN_MS, since: killedAt, split: ownerIndex, timeline: { origin: killedAt - TIMELINE_BEFORE_KILL_MS, windowMs: 1_000, exclude: ownerIndex } },
       DRAIN_MS + 30_000,
     )
     const firstSurvivor = Math.min(...survivors.map((i) => tally.byNode[i].firstArrivalSince ?? Number.POSITIVE_INFINITY))
@@ -363,6 +384,10 @@ async function runCluster(o: Options, layout: Layout, uri: string, writer: Worke
   }
 }
 
+const windowsP99 = (t: CollectResult) => (t.timeline ?? []).map((w) => formatNumber(w.p99)).join(', ') + ' ms'
+/** Cores the machine was busy with beyond the processes measured. */
+const othersCores = (cpu: CpuUse | undefined) =>
+  cpu ? cpu.machineCores - Object.values(cpu.processCores).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0) : Number.NaN
 const ms = (value: number) => (Number.isFinite(value) ? `${formatNumber(value)} ms` : '—')
 const lat = (s: LatencySummary) => `${ms(s.p50)} / ${ms(s.p99)}`
 const deliveries = (g: GroupTally) => `${g.received.toLocaleString('en-US')} of ${g.expected.toLocaleString('en-US')} (lost ${g.lost})`
@@ -386,12 +411,20 @@ function render(o: Options, layout: Layout, base: Baseline, c: ClusterRun, meta:
     ['duplicates / misrouted', `${b.duplicates} / ${b.misrouted}`, `${s.duplicates} / ${s.misrouted}`, '', '0 / 0'],
     ['Redis event messages per event (channel subscriber)', '—', `${p(c.channel.events / c.steady.write.sent)} (${c.channel.events.toLocaleString('en-US')} messages, ${c.channel.distinct.toLocaleString('en-US')} distinct)`, '', '1'],
     ['Redis commands per event (INFO stats, all clients)', '—', p(c.commandsPerEvent), '', ''],
+    ['p99 by 5 s window', windowsP99(b), windowsP99(s), '', ''],
+    ['cores used by other processes on the machine', formatNumber(othersCores(base.steady.cpu)), formatNumber(othersCores(c.steady.cpu)), '', ''],
     ['writer lag max', ms(base.steady.write.maxLagMs), ms(c.steady.write.maxLagMs), '', ''],
   ]
   const takeoverRows: string[][] = [
     ['owner killed', `${c.owner.node} (epoch ${c.owner.epoch}), SIGKILL ${o.killAfterSeconds} s into ${o.takeoverSeconds} s of writes at ${o.rate}/s`],
     ['kill → first write committed after the kill at a surviving node\'s client', `${ms(c.takeover.firstDeliveryMs)} (aim ≤ ${LEASE_TTL_MS / 1000 + 1} s)`],
     ['kill → a survivor\'s `streams` names the new owner', c.takeover.newOwner ? `${ms(c.takeover.newOwner.seenMs)} (${c.takeover.newOwner.node}, epoch ${c.takeover.newOwner.epoch})` : 'not seen in 30 s'],
+    [
+      'kill → the new owner\'s first event message on the Redis channel',
+      c.takeover.newOwner && c.takeover.channel.firstAt[c.takeover.newOwner.node] !== undefined
+        ? ms(c.takeover.channel.firstAt[c.takeover.newOwner.node] - c.takeover.killedAt)
+        : '—',
+    ],
     ['writes in the phase / after the kill', `${c.takeover.write.sent.toLocaleString('en-US')} / ${c.takeover.writesAfterKill.toLocaleString('en-US')}`],
     ['deliveries, clients of surviving nodes', survivors.map((g) => deliveries(g)).join('; ')],
     ['deliveries, clients moved from the killed node (resubscribed `after:` last cursor)', `${deliveries(t.byNode[c.takeover.killedIndex])}; ${c.takeover.moved.connections} connections reopened in ${ms(c.takeover.moved.ms)}`],
@@ -400,6 +433,20 @@ function render(o: Options, layout: Layout, base: Baseline, c: ClusterRun, meta:
     ['Redis event messages in the phase, by publisher', `${Object.entries(c.takeover.channel.publishers).map(([n, k]) => `${n}: ${k.toLocaleString('en-US')}`).join(', ')} (${c.takeover.channel.distinct.toLocaleString('en-US')} distinct events)`],
     ['subscriptions ended by the server (code: count)', JSON.stringify(t.ended)],
   ]
+  const origin = c.takeover.killedAt - TIMELINE_BEFORE_KILL_MS
+  const published: number[] = []
+  for (const at of c.takeover.channel.arrivals) {
+    const w = Math.floor((at - origin) / 1000)
+    if (w >= 0) published[w] = (published[w] ?? 0) + 1
+  }
+  const timeline = (t.timeline ?? []).map((w, i) => [
+    `${formatNumber((w.fromMs - TIMELINE_BEFORE_KILL_MS) / 1000)} s`,
+    (published[i] ?? 0).toLocaleString('en-US'),
+    w.count.toLocaleString('en-US'),
+    w.sinceCount.toLocaleString('en-US'),
+    ms(w.p50),
+    ms(w.max),
+  ])
   const cpu = c.steady.cpu
   const cpuRows = cpu ? Object.entries(cpu.processCores).map(([label, cores]) => [label, formatNumber(cores)]) : []
   if (cpu) cpuRows.push(['machine (all processes)', formatNumber(cpu.machineCores)])
@@ -424,6 +471,10 @@ function render(o: Options, layout: Layout, base: Baseline, c: ClusterRun, meta:
     '## Owner takeover',
     '',
     markdownTable(['measure', 'value'], takeoverRows),
+    '',
+    'Deliveries to the clients of the surviving nodes around the kill, by second (0 s = the kill):',
+    '',
+    markdownTable(['from', 'event messages on the channel', 'deliveries', 'of writes after the kill', 'p50', 'max'], timeline),
     '',
     '## CPU during the cluster steady phase (cores, average)',
     '',
@@ -462,7 +513,7 @@ async function main(): Promise<number> {
   try {
     const writer = await startWorker({ file: join(ROOT, 'bench/cluster/writer.ts'), args: [uri], execArgv: TSX })
     try {
-      base = await runBaseline(o, layout, uri, writer)
+      base = await runBaseline(o, layout, uri, writer, mongo.pid)
       cluster = await runCluster(o, layout, uri, writer, mongo.pid)
       await writer.request('close', undefined, 10_000).catch(() => undefined)
     } finally {
