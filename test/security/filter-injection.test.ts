@@ -109,6 +109,13 @@ describe('operator-shaped and oversized filter input', () => {
     }
     const page = await httpGraphQL(gw.url, token, ORDERS, { f: { customerId: '{"$ne": null}' } })
     expect(page.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT')
+    const users = 'subscription($f: UserProfileFilter) { userProfileUpdated(filter: $f) { documentId } }'
+    for (const userId of ['{"$ne": null}', '$where']) {
+      const raw = await ackedSocket(gw.wsUrl, token)
+      const { errors, nexts } = await operation(raw, 'u', users, { f: { userId } })
+      await closeSocket(raw)
+      expect({ userId, code: (errors ?? nexts[0]?.errors)?.[0]?.extensions?.code }).toEqual({ userId, code: 'BAD_USER_INPUT' })
+    }
     await expectServesWellBehaved(gw)
   })
 
