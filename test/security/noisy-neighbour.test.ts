@@ -51,13 +51,17 @@ describe('a misbehaving tenant next to a well-behaved one (default limits)', () 
     const client = wsClient(gw.wsUrl, calmToken)
     const events = collect<{ documentId: string }>(client, 'subscription($a: Cursor) { orderChanged(after: $a) { documentId } }', { a: after })
     const orders = mongo.db.collection('orders')
+    // One write every 100 ms, each after the previous one committed: `written` is in commit order.
     const written: string[] = []
-    const write = async () => {
-      const _id = new ObjectId()
-      await orders.insertOne({ _id, tenantId: 'calm', customerId: new ObjectId(), status: 'pending', totalAmount: 1, items: [] })
-      written.push(_id.toHexString())
-    }
-    const writer = setInterval(() => void write(), 100)
+    let writing = true
+    const writer = (async () => {
+      while (writing) {
+        const _id = new ObjectId()
+        await orders.insertOne({ _id, tenantId: 'calm', customerId: new ObjectId(), status: 'pending', totalAmount: 1, items: [] })
+        written.push(_id.toHexString())
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    })()
 
     await loopDelay(gw)
     const baseline = { roundTrips: await roundTrips(calm, BASELINE_MS), loop: await loopDelay(gw) }
@@ -70,14 +74,14 @@ describe('a misbehaving tenant next to a well-behaved one (default limits)', () 
     await new Promise((resolve) => setTimeout(resolve, 500))
     const attack = { roundTrips: await roundTrips(calm, ATTACK_MS - 1000), loop: await loopDelay(gw) }
     await once(attacker, 'exit')
-    clearInterval(writer)
+    writing = false
+    await writer
     const noisy = JSON.parse(report) as Record<string, number>
     console.log(`noisy neighbour: ${JSON.stringify({ baseline, attack, noisy })}`)
 
     expect(baseline.roundTrips.failures + attack.roundTrips.failures).toBe(0)
     expect(noisy['code:SUBSCRIPTION_LIMIT']).toBeGreaterThan(0)
     expect(noisy['code:BAD_USER_INPUT']).toBeGreaterThan(0)
-    await new Promise((resolve) => setTimeout(resolve, 200))
     await events.waitFor(written.length, 20_000)
     await new Promise((resolve) => setTimeout(resolve, 300))
     // Every change exactly once, in commit order.

@@ -63,7 +63,8 @@ describe('WebSocket protocol abuse', () => {
 
   it('late connection_init: the socket is already closed with 4408 and nothing is acknowledged', async () => {
     const late = await rawSocket(gw.wsUrl)
-    await new Promise((resolve) => setTimeout(resolve, 1200))
+    // A second after the 1 s deadline.
+    await new Promise((resolve) => setTimeout(resolve, 2000))
     late.send({ type: 'connection_init', payload: { authorization: `Bearer ${await signToken({ tenant: 'acme' })}` } })
     expect(await late.closed).toEqual({ code: 4408, reason: 'Connection initialisation timeout' })
     expect(late.frames).toEqual([])
