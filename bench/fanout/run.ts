@@ -1,0 +1,407 @@
+/**
+ * `npm run bench:fanout [-- --quick] [--profile] [--parts s1,s2,driver,bare] [...]` (options.ts lists every flag)
+ *
+ * Fan-out of MongoDB changes to many WebSocket subscribers, with the gateway, the embedded server, the writer and
+ * the load generator as separate processes:
+ * - S1: 10,000 `orderChanged` subscriptions over 2,000 connections, 1,000 inserts/s for 30 s, each insert matching
+ *   10 subscriptions: change streams opened, deliveries/s, commit-to-client latency, lost events, gateway RSS per
+ *   subscription, gateway CPU per delivery. Baseline in the same run: one driver change stream per subscription
+ *   with its own `$match` (1,000 streams, same inserts).
+ * - S2: the insert rate in steps until p99 passes 1 s or a delivery is lost; the highest sustained deliveries/s
+ *   against a bare `ws` server broadcasting the same frames to the same connections.
+ *
+ * A full run (no flags) writes bench/results/fanout.md (text below its `<!-- analysis -->` line is kept); other runs
+ * write .bench-out/fanout.md. Exits non-zero when an S1 delivery was lost or duplicated.
+ */
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { SignJWT } from 'jose'
+import { measureCpu } from '../lib/cpu.js'
+import { summarizeCpuProfile } from '../lib/cpu-profile.js'
+import { freePort } from '../lib/ports.js'
+import { startServerProcess, startWorker, type Worker } from '../lib/processes.js'
+import { watchGatewayMetrics } from './gateway-metrics.js'
+import { collectGarbage } from './inspector.js'
+import { createLayout, type Layout } from './layout.js'
+import { isFullRun, parseOptions, type Options } from './options.js'
+import { DATABASE, type CollectResult, type ConnectResult, type PacedRequest, type PacedResult } from './protocol.js'
+import { renderProfile, renderReport, sustained, type BareRun, type DriverRun, type GatewayRun, type Measurements, type MemoryReading, type PhaseRun, type StreamInfo } from './report.js'
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const TSX = ['--import', 'tsx']
+const TENANTS = ['acme', 'globex'] as const
+/** Phase numbers are part of every order id, so each phase's inserts are distinct documents. */
+const PHASE = { gatewayWarmUp: 1, s1: 2, step: 10, driverWarmUp: 40, driver: 41, bareWarmUp: 50, bareStep: 60 } as const
+const HANDSHAKE_CONCURRENCY = 100
+/** Past the last write, a phase's collection gives up after this long whatever still arrives (S1, driver baseline). */
+const DRAIN_LIMIT_MS = 30_000
+/** The same for a ladder step: anything later has missed the step's p99 bound many times over. */
+const STEP_DRAIN_LIMIT_MS = 10_000
+/** Latency over time is reported in windows this wide. */
+const LATENCY_WINDOW_MS = 5_000
+/** A phase sends nothing more this long past its scheduled end, however far behind the writer fell. */
+const WRITE_OVERRUN_MS = 2_000
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const log = (line: string) => process.stderr.write(`${line}\n`)
+
+function rssKb(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`)
+  return Number(match[1])
+}
+
+const openFilesLimit = () => execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim()
+
+function checkOpenFiles(o: Options): string {
+  const limit = openFilesLimit()
+  // Each side of the largest fan of sockets, plus the driver pool and files.
+  const need = Math.max(o.connections, o.baselineStreams) + 256
+  if (limit !== 'unlimited' && Number(limit) < need) {
+    throw new Error(`ulimit -n is ${limit}; this run holds up to ${need} sockets in one process: raise it (ulimit -n ${need}) or lower --connections`)
+  }
+  return limit
+}
+
+function sign(secret: string, tenant: string, scope?: string): Promise<string> {
+  return new SignJWT({ tenant, scope })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(`bench-${tenant}`)
+    .setIssuedAt()
+    .setExpirationTime('2h')
+    .sign(new TextEncoder().encode(secret))
+}
+
+async function streamsOf(url: string, token: string): Promise<StreamInfo[]> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: '{ streams { key collection state subscribers eventsReceived } }' }),
+  })
+  const body = (await response.json()) as { data?: { streams: StreamInfo[] }; errors?: unknown }
+  if (!body.data) throw new Error(`streams query failed: ${JSON.stringify(body.errors)}`)
+  return body.data.streams
+}
+
+type Send = (request: PacedRequest) => Promise<PacedResult>
+
+const sender = (worker: Worker, type: string): Send => (request) =>
+  worker.request<PacedResult>(type, request, (request.count / request.rate) * 1000 + 120_000)
+
+/**
+ * Writes whole rounds (one insert per customer) until every receiver member got one, at least twice: opens lazily
+ * started streams and warms every process up. Returns the rounds written.
+ */
+async function warmUp(layout: Layout, phase: number, rate: number, send: Send, receiver: Worker, members: number): Promise<number> {
+  const started = performance.now()
+  for (let round = 0; ; round++) {
+    const write = await send({ layout, phase, firstSeq: round * layout.customers, count: layout.customers, rate })
+    if (write.failed) throw new Error(`warm-up: ${write.failed} writes failed`)
+    for (const waitUntil = performance.now() + 3_000; performance.now() < waitUntil; ) {
+      if ((await receiver.request<number>('reached', phase)) === members) break
+      await sleep(100)
+    }
+    const reached = await receiver.request<number>('reached', phase)
+    if (reached === members && round >= 1) return round + 1
+    if (performance.now() - started > 90_000) throw new Error(`warm-up: only ${reached} of ${members} subscribers received anything`)
+  }
+}
+
+async function measuredPhase(
+  layout: Layout,
+  o: Options,
+  args: {
+    phase: number
+    rate: number
+    seconds: number
+    send: Send
+    receiver: Worker
+    pids: Record<string, number>
+    drainMs: number
+    /** The gateway's `/metrics`, when a gateway serves the phase. */
+    metricsUrl?: string
+  },
+): Promise<PhaseRun> {
+  const metrics = args.metricsUrl ? await watchGatewayMetrics(args.metricsUrl) : undefined
+  const done = measureCpu({ ...args.pids, bench: process.pid })
+  const write = await args.send({
+    layout,
+    phase: args.phase,
+    firstSeq: 0,
+    count: Math.round(args.rate * args.seconds),
+    rate: args.rate,
+    deadlineMs: args.seconds * 1000 + WRITE_OVERRUN_MS,
+  })
+  const tally = await args.receiver.request<CollectResult>(
+    'collect',
+    { phase: args.phase, writes: write.sent, idleMs: o.idleMs, timeoutMs: args.drainMs, windowMs: LATENCY_WINDOW_MS },
+    args.drainMs + 30_000,
+  )
+  const cpu = done()
+  return { rate: args.rate, write, tally, cpu, gateway: await metrics?.() }
+}
+
+async function ladder(
+  layout: Layout,
+  o: Options,
+  label: string,
+  firstPhase: number,
+  send: Send,
+  receiver: Worker,
+  pids: Record<string, number>,
+  metricsUrl?: string,
+): Promise<PhaseRun[]> {
+  const runs: PhaseRun[] = []
+  for (const [i, rate] of o.steps.entries()) {
+    log(`${label}: S2 step ${rate}/s for ${o.stepSeconds} s`)
+    const run = await measuredPhase(layout, o, { phase: firstPhase + i, rate, seconds: o.stepSeconds, send, receiver, pids, drainMs: STEP_DRAIN_LIMIT_MS, metricsUrl })
+    runs.push(run)
+    log(`  received ${run.tally.received}/${run.tally.expected}, p99 ${run.tally.latencyMs.p99} ms`)
+    if (!sustained(run, o.maxP99Ms)) break
+  }
+  return runs
+}
+
+async function connectClients(clients: Worker, url: string, layout: Layout, tokens: string[]): Promise<ConnectResult> {
+  return clients.request<ConnectResult>('connect', { url, layout, tokens, concurrency: HANDSHAKE_CONCURRENCY }, 180_000)
+}
+
+async function runGateway(o: Options, layout: Layout, uri: string, writer: Worker, mongoPid: number, profileDir: string | undefined): Promise<{ run: GatewayRun; command: string }> {
+  const secret = randomBytes(32).toString('hex')
+  const env = [
+    'PORT=0',
+    'HOST=127.0.0.1',
+    `MONGODB_URI=${uri}`,
+    `MONGODB_DB=${DATABASE}`,
+    `CHANGEGATE_JWT_SECRET=${secret}`,
+    'CHANGEGATE_DEMO=0',
+    'CHANGEGATE_LOG_LEVEL=warn',
+    // Every connection comes from this one address and half of them from each tenant: lift the per-address and
+    // per-tenant connection caps above the benchmark's count (the per-socket subscribe rate stays at its default).
+    `CHANGEGATE_MAX_CONNECTIONS_PER_IP=${o.connections + 16}`,
+    `CHANGEGATE_MAX_CONNECTIONS_PER_TENANT=${o.connections + 16}`,
+    ...(o.subscriptionBuffer ? [`CHANGEGATE_SUBSCRIPTION_BUFFER=${o.subscriptionBuffer}`] : []),
+  ]
+  const inspectPort = await freePort()
+  const nodeArgs = [
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    // Only to force a full GC before each memory reading (nothing attaches otherwise).
+    `--inspect=127.0.0.1:${inspectPort}`,
+    ...TSX,
+    'src/main.ts',
+  ]
+  const gateway = await startServerProcess({ command: 'env', args: [...env, process.execPath, ...nodeArgs], cwd: ROOT, readyPattern: /(http:\/\/\S+\/graphql)/ })
+  const command = `${env.map((e) => (e.startsWith('CHANGEGATE_JWT_SECRET=') ? 'CHANGEGATE_JWT_SECRET=<random>' : e)).join(' ')} node ${nodeArgs.join(' ')}`
+  /** VmRSS as it is, then VmRSS and live heap after a full GC. */
+  const memory = async (): Promise<MemoryReading> => {
+    const rawKb = rssKb(gateway.pid)
+    const usage = await collectGarbage(inspectPort)
+    await sleep(500)
+    return { rawKb, gcKb: rssKb(gateway.pid), heapUsedKb: usage.heapUsed / 1024 }
+  }
+  const url = gateway.ready[1]
+  const metricsUrl = url.replace(/\/graphql$/, '/metrics')
+  log(`gateway pid ${gateway.pid} at ${url}`)
+  const clients = await startWorker({ file: join(ROOT, 'bench/fanout/clients.ts'), execArgv: TSX })
+  try {
+    const admin = await sign(secret, TENANTS[0], 'admin')
+    const tokens = await Promise.all(TENANTS.map((t) => sign(secret, t)))
+    await sleep(1_000)
+    const before = await memory()
+    log(`connecting ${o.connections} WebSockets`)
+    const connect = await connectClients(clients, url.replace(/^http/, 'ws'), layout, tokens)
+    await sleep(2_000)
+    const connected = await memory()
+    log(`subscribing ${layout.subscriptions}`)
+    const subscribeStart = performance.now()
+    await clients.request('subscribe')
+    let streams: StreamInfo[] = []
+    for (;;) {
+      streams = await streamsOf(url, admin)
+      if (streams.reduce((sum, s) => sum + s.subscribers, 0) >= layout.subscriptions) break
+      if (performance.now() - subscribeStart > 120_000) throw new Error(`only ${JSON.stringify(streams)} after 120 s`)
+      await sleep(250)
+    }
+    const subscribeMs = performance.now() - subscribeStart
+    await sleep(2_000)
+    const subscribed = await memory()
+    const send = sender(writer, 'paced')
+    const pids = { gateway: gateway.pid, mongo: mongoPid, writer: writer.pid, clients: clients.pid }
+    log('gateway: warm-up')
+    const warmUpRounds = await warmUp(layout, PHASE.gatewayWarmUp, o.rate, send, clients, layout.subscriptions)
+    let s1: PhaseRun | undefined
+    if (o.parts.has('s1')) {
+      log(`gateway: S1 ${o.rate}/s for ${o.seconds} s`)
+      s1 = await measuredPhase(layout, o, { phase: PHASE.s1, rate: o.rate, seconds: o.seconds, send, receiver: clients, pids, drainMs: DRAIN_LIMIT_MS, metricsUrl })
+      log(`  received ${s1.tally.received}/${s1.tally.expected}, p99 ${s1.tally.latencyMs.p99} ms`)
+    }
+    const steps = o.parts.has('s2') ? await ladder(layout, o, 'gateway', PHASE.step, send, clients, pids, metricsUrl) : []
+    const streamsAfter = await streamsOf(url, admin).catch(() => undefined)
+    await clients.request('close', undefined, 30_000)
+    return {
+      command,
+      run: {
+        connect,
+        subscribeMs,
+        memory: { before, connected, subscribed },
+        streamsSubscribed: streams,
+        streamsAfter,
+        warmUpRounds,
+        s1,
+        ladder: steps,
+      },
+    }
+  } finally {
+    await clients.stop()
+    const exit = await gateway.stop(15_000)
+    if (exit.code !== 0) log(`gateway exited with code ${exit.code}, signal ${exit.signal}\n${gateway.output().slice(-2000)}`)
+  }
+}
+
+async function runDriver(o: Options, layout: Layout, uri: string, writer: Worker, mongoPid: number): Promise<DriverRun> {
+  const watcher = await startWorker({ file: join(ROOT, 'bench/fanout/driver-watch.ts'), execArgv: TSX })
+  try {
+    log(`driver baseline: opening ${o.baselineStreams} change streams`)
+    const started = performance.now()
+    const streams = await watcher.request<number>('watch', { uri, layout, streams: o.baselineStreams }, 120_000)
+    const send = sender(writer, 'paced')
+    const warmUpRounds = await warmUp(layout, PHASE.driverWarmUp, o.rate, send, watcher, streams)
+    const openMs = performance.now() - started
+    log(`driver baseline: ${o.rate}/s for ${o.seconds} s`)
+    const run = await measuredPhase(layout, o, {
+      phase: PHASE.driver,
+      rate: o.rate,
+      seconds: o.seconds,
+      send,
+      receiver: watcher,
+      pids: { watcher: watcher.pid, mongo: mongoPid, writer: writer.pid },
+      drainMs: DRAIN_LIMIT_MS,
+    })
+    log(`  received ${run.tally.received}/${run.tally.expected}, p99 ${run.tally.latencyMs.p99} ms`)
+    const streamErrors = await watcher.request<number>('close', undefined, 60_000).catch(() => -1)
+    return { streams, openMs, warmUpRounds, run, streamErrors }
+  } finally {
+    await watcher.stop()
+  }
+}
+
+async function runBare(o: Options, layout: Layout): Promise<BareRun> {
+  const server = await startWorker({ file: join(ROOT, 'bench/fanout/bare-server.ts'), execArgv: TSX })
+  const clients = await startWorker({ file: join(ROOT, 'bench/fanout/clients.ts'), execArgv: TSX })
+  try {
+    const port = await server.request<number>('listen')
+    log(`bare ws: connecting ${o.connections} WebSockets`)
+    const connect = await connectClients(clients, `ws://127.0.0.1:${port}/graphql`, layout, TENANTS.map(() => 'unused'))
+    await clients.request('subscribe')
+    for (const started = performance.now(); (await server.request<number>('subscriptions')) < layout.subscriptions; await sleep(100)) {
+      if (performance.now() - started > 60_000) throw new Error('bare ws: subscriptions did not all arrive')
+    }
+    const send = sender(server, 'broadcast')
+    await warmUp(layout, PHASE.bareWarmUp, o.rate, send, clients, layout.subscriptions)
+    const steps = await ladder(layout, o, 'bare ws', PHASE.bareStep, send, clients, { bare: server.pid, clients: clients.pid })
+    await clients.request('close', undefined, 30_000)
+    await server.request('close', undefined, 30_000)
+    return { connect, ladder: steps }
+  } finally {
+    await clients.stop()
+    await server.stop()
+  }
+}
+
+/** The commit the gateway ran from, and whether src/ differed from it. */
+function revision(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim()
+    return dirty ? `${head} with uncommitted changes in src/` : head
+  } catch {
+    return 'unknown'
+  }
+}
+
+function commandLine(argv: readonly string[]): string {
+  const args = argv.length ? ` -- ${argv.join(' ')}` : ''
+  return process.env.npm_lifecycle_event === 'bench:fanout' ? `npm run bench:fanout${args}` : `tsx bench/fanout/run.ts ${argv.join(' ')}`.trim()
+}
+
+/** Writes `report` to `path`, keeping whatever followed the analysis marker in the file before. */
+function writeReport(path: string, report: string): void {
+  const marker = '<!-- analysis -->'
+  const before = existsSync(path) ? readFileSync(path, 'utf8') : ''
+  const at = before.indexOf(marker)
+  mkdirSync(dirname(path), { recursive: true })
+  writeFileSync(path, `${report}\n${at >= 0 ? before.slice(at) : `${marker}\n`}`)
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2)
+  const o = parseOptions(argv)
+  const layout = createLayout({ connections: o.connections, subscriptionsPerConnection: o.subscriptionsPerConnection, tenants: TENANTS, fanout: o.fanout })
+  const openFiles = checkOpenFiles(o)
+  const idle = measureCpu({})
+  await sleep(2_000)
+  const busyBefore = idle().machineCores
+  const started = performance.now()
+  const measuredRevision = revision()
+  const profileDir = o.profile ? join(ROOT, '.bench-out', `fanout-profile-${Date.now()}`) : undefined
+  const port = await freePort()
+  const serverArgs = [...TSX, 'src/embedded/cli.ts', '--port', String(port)]
+  const mongo = await startServerProcess({ command: process.execPath, args: serverArgs, cwd: ROOT, readyPattern: /(mongodb:\/\/\S+)/ })
+  const uri = mongo.ready[1]
+  log(`embedded server pid ${mongo.pid} at ${uri}`)
+  const measurements: { -readonly [K in keyof Measurements]: Measurements[K] } = { subscriptions: layout.subscriptions, customers: layout.customers }
+  let gatewayCommand = '—'
+  try {
+    const writer = await startWorker({ file: join(ROOT, 'bench/fanout/writer.ts'), args: [uri], execArgv: TSX })
+    try {
+      if (o.parts.has('s1') || o.parts.has('s2')) {
+        const gateway = await runGateway(o, layout, uri, writer, mongo.pid, profileDir)
+        measurements.gateway = gateway.run
+        gatewayCommand = gateway.command
+      }
+      if (o.parts.has('driver')) measurements.driver = await runDriver(o, layout, uri, writer, mongo.pid)
+      await writer.request('close', undefined, 10_000).catch(() => undefined)
+    } finally {
+      await writer.stop()
+    }
+    if (o.parts.has('bare') && o.parts.has('s2')) measurements.bare = await runBare(o, layout)
+  } finally {
+    const exit = await mongo.stop()
+    if (exit.code !== 0) log(`embedded server exited with code ${exit.code}, signal ${exit.signal}`)
+  }
+  const report = renderReport(measurements, o, {
+    command: commandLine(argv),
+    date: new Date().toISOString(),
+    node: process.version,
+    nproc: execFileSync('nproc', { encoding: 'utf8' }).trim(),
+    openFiles,
+    busyBefore,
+    revision: measuredRevision,
+    gatewayCommand,
+    serverCommand: `node ${serverArgs.join(' ')}`,
+    wallSeconds: (performance.now() - started) / 1000,
+  })
+  process.stdout.write(`${report.text}\n`)
+  const path = isFullRun(o, argv) ? join(ROOT, 'bench/results/fanout.md') : join(ROOT, '.bench-out/fanout.md')
+  writeReport(path, report.text)
+  if (profileDir) {
+    const file = readdirSync(profileDir).find((name) => name.endsWith('.cpuprofile'))
+    if (!file) throw new Error(`no CPU profile in ${profileDir}`)
+    const text = renderProfile(summarizeCpuProfile(join(profileDir, file), { root: ROOT, top: 30 }), join(profileDir, file))
+    process.stdout.write(`\n${text}\n`)
+    writeFileSync(join(ROOT, '.bench-out/fanout-profile.md'), `${text}\n`)
+  }
+  log(`report written to ${path}`)
+  return report.failed ? 1 : 0
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    log(`bench:fanout failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+    process.exit(1)
+  },
+)
