@@ -11,6 +11,8 @@ import type { Position } from './mongo/position.js'
 import { createLogger, type Logger } from './observability/logger.js'
 import { createMetrics } from './observability/metrics.js'
 import { schema } from './schema/index.js'
+import { useSharedSubscriptionExecution } from './schema/shared-execution.js'
+import type { Plugin } from 'graphql-yoga'
 import { createAuthenticator } from './server/auth.js'
 import { createGatewayServer } from './server/index.js'
 import type { GatewayServices } from './services.js'
@@ -159,6 +161,7 @@ export function createApp(config: Config): App {
       },
       metrics,
       logger,
+      plugins: [useSharedSubscriptionExecution() as Plugin],
       graphiqlHeaders: devTokens && !config.production ? { Authorization: `Bearer ${devTokens.admin}` } : undefined,
     })
     const listening = await gateway.listen()

@@ -1,3 +1,4 @@
+import type { Plugin } from 'graphql-yoga'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -58,6 +59,8 @@ export interface GatewayServerOptions {
   logger: Logger
   /** Headers GraphiQL pre-fills (dev mode puts a token there); GraphiQL is off in production. */
   graphiqlHeaders?: Record<string, string>
+  /** Extra envelop plugins from the application (run on every transport). */
+  plugins?: Plugin[]
   /** WebSocket ping interval; a peer that misses a pong by the next ping is terminated. Default 15 000 ms. */
   keepAliveMs?: number
 }
@@ -91,6 +94,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     logger,
     tracker: { onErrors: countErrors },
     graphiqlHeaders: options.graphiqlHeaders,
+    plugins: options.plugins,
   })
   const protocol = createProtocolServer({
     yoga,
@@ -104,7 +108,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   })
   // One message per socket per event-loop turn: a socket that floods frames cannot hold the loop for a whole
   // TCP read's worth of messages, and waits (TCP backpressure) while its messages are handled.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, handleProtocols, allowSynchronousEvents: false })
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, handleProtocols, allowSynchronousEvents: true })
   const sockets = useWebSocketAdapter(wss, protocol.server, {
     keepAliveMs: options.keepAliveMs,
     logger,

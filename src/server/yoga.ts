@@ -1,4 +1,5 @@
 import type { GraphQLSchema } from 'graphql'
+import type { Plugin } from 'graphql-yoga'
 import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga'
 import type { Config } from '../config/index.js'
 import { unauthenticated } from '../errors.js'
@@ -25,6 +26,8 @@ export interface GatewayYogaOptions {
   logger: Logger
   tracker: ResultTracker
   graphiqlHeaders?: Record<string, string>
+  /** Extra envelop plugins from the application (run on every transport). */
+  plugins?: Plugin[]
 }
 
 /**
@@ -57,7 +60,7 @@ export function createGatewayYoga(opts: GatewayYogaOptions): { yoga: GatewayYoga
       if (!auth) throw unauthenticated()
       return { ...opts.createContext(auth), auth }
     },
-    plugins: [useCsrfPrevention(), useHardening({ production }), streams.plugin],
+    plugins: [useCsrfPrevention(), useHardening({ production }), streams.plugin, ...(opts.plugins ?? [])],
   })
   return { yoga, streams }
 }

@@ -1,0 +1,96 @@
+import type { Plugin } from '@envelop/core'
+import {
+  createSourceEventStream,
+  execute,
+  Kind,
+  print,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FieldNode,
+  type OperationDefinitionNode,
+} from 'graphql'
+import type { Delivery } from '../streams/stream-event.js'
+import type { QueueItem } from '../streams/subscriber-queue.js'
+import type { GraphQLContext } from './context.js'
+
+/**
+ * Executes each subscription event once per distinct selection, however many subscribers receive it.
+ *
+ * An event's result depends only on the delivery (event, tenant, transition) and on the selection under the root
+ * field — the root field's own arguments (`filter`, `after`) only chose the stream. So subscribers whose selections
+ * print the same and use no variables below the root field share one execution, memoised on the event.
+ */
+export function useSharedSubscriptionExecution(): Plugin<GraphQLContext> {
+  const keys = new WeakMap<DocumentNode, string | null>()
+  return {
+    onSubscribe({ setSubscribeFn }) {
+      setSubscribeFn(async (args: ExecutionArgs) => {
+        const source = await createSourceEventStream(args)
+        if (!isAsyncIterable(source)) return source
+        let key = keys.get(args.document)
+        if (key === undefined) {
+          key = shareKey(args.document, args.operationName)
+          keys.set(args.document, key)
+        }
+        return mapEvents(source, (payload) => {
+          const item = payload as QueueItem<Delivery>
+          const context = args.contextValue as GraphQLContext
+          if (item.error || !key) return execute({ ...args, rootValue: payload })
+          context.services.onDelivered(item.value)
+          const { event, tenant, transition } = item.value
+          const memoKey = `exec|${tenant}|${transition}|${key}`
+          let result = event.memo.get(memoKey) as Promise<ExecutionResult> | ExecutionResult | undefined
+          if (!result) {
+            result = execute({ ...args, rootValue: payload })
+            event.memo.set(memoKey, result)
+          }
+          return result
+        })
+      })
+    },
+  }
+}
+
+/** The selection under the single root field, with fragments; null when it cannot be shared. */
+function shareKey(document: DocumentNode, operationName: string | null | undefined): string | null {
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)
+  const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0]
+  const [root, ...more] = operation?.selectionSet.selections ?? []
+  if (!root || more.length > 0 || root.kind !== Kind.FIELD || !root.selectionSet) return null
+  const fragments = document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => print(d))
+  const selection = [print(root.selectionSet), ...fragments].join('\n')
+  if (selection.includes('$') || (root as FieldNode).directives?.length) return null
+  return `${root.alias?.value ?? root.name.value}|${selection}`
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof (value as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function'
+}
+
+/** Maps an async iterable, passing return() through so the subscription's cleanup runs. */
+function mapEvents(
+  source: AsyncIterable<unknown>,
+  map: (payload: unknown) => Promise<ExecutionResult> | ExecutionResult,
+): AsyncGenerator<ExecutionResult, void, void> {
+  const iterator = source[Symbol.asyncIterator]()
+  const mapped: AsyncGenerator<ExecutionResult, void, void> = {
+    async next() {
+      const step = await iterator.next()
+      if (step.done) return { value: undefined, done: true }
+      return { value: await map(step.value), done: false }
+    },
+    async return() {
+      await iterator.return?.()
+      return { value: undefined, done: true }
+    },
+    async throw(error?: unknown) {
+      await iterator.return?.()
+      throw error
+    },
+    [Symbol.asyncIterator]() {
+      return mapped
+    },
+  } as AsyncGenerator<ExecutionResult, void, void>
+  return mapped
+}
