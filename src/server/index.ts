@@ -108,7 +108,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   })
   // One message per socket per event-loop turn: a socket that floods frames cannot hold the loop for a whole
   // TCP read's worth of messages, and waits (TCP backpressure) while its messages are handled.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, handleProtocols, allowSynchronousEvents: true })
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, handleProtocols, allowSynchronousEvents: false })
   const sockets = useWebSocketAdapter(wss, protocol.server, {
     keepAliveMs: options.keepAliveMs,
     logger,
