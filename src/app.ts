@@ -48,6 +48,9 @@ export function createApp(config: Config): App {
     await client.connect()
     stops.push(() => client.close())
     const db = client.db(config.mongodbDb)
+    const streamClient = new MongoClient(uri, { appName: `changegate-${config.nodeId}`, maxPoolSize: 10 })
+    await streamClient.connect()
+    stops.push(() => streamClient.close())
     await ensureCollections(db)
 
     const now = async (): Promise<Position> => {
@@ -62,6 +65,7 @@ export function createApp(config: Config): App {
     stops.push(() => mode.stop())
     const streams = createStreamRegistry({
       db,
+      streamDb: streamClient.db(config.mongodbDb),
       createStream: mode.createStream,
       nodeId: config.nodeId,
       bufferSize: config.subscriptionBufferSize,

@@ -11,7 +11,13 @@ import { openSubscription } from './subscription.js'
 export type StreamFactory = (options: SharedStreamOptions) => SharedStream
 
 export interface StreamRegistryOptions {
+  /** Catch-ups and recoveries read history through this database handle... */
   readonly db: Db
+  /**
+   * ...and shared streams through this one: a client of their own, so a crowd of subscribers catching up (after a
+   * node loss, say) cannot starve the one stream everybody depends on of pooled connections. Default: `db`.
+   */
+  readonly streamDb?: Db
   readonly createStream: StreamFactory
   readonly nodeId: string
   /** Deliveries queued per subscription; past it the subscription re-reads history from MongoDB. */
@@ -72,7 +78,7 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
       const created = options.createStream({
         key: streamKey(collection),
         collection,
-        mongoCollection: options.db.collection(collection),
+        mongoCollection: (options.streamDb ?? options.db).collection(collection),
         parse,
         nodeId: options.nodeId,
         observer: options.observer,
