@@ -1,7 +1,6 @@
 import { MongoClient, type Document } from 'mongodb'
 import type { Config } from './config/index.js'
 import { startEmbeddedMongo, type EmbeddedMongo } from './embedded/index.js'
-import { invalidCursor } from './errors.js'
 import { createInProcessMode, createRedisMode } from './fanout/modes.js'
 import { createDocumentLoader, createLoaders } from './loaders/index.js'
 import { ensureCollections } from './mongo/collections.js'
@@ -113,8 +112,8 @@ export function createApp(config: Config): App {
       cursors,
       now,
       async subscribe(filter, after) {
-        const position = after ? cursors.decode(after, { tenant: filter.tenant, collection: filter.collection }).position : undefined
-        if (after && !position) throw invalidCursor()
+        // An empty string is a malformed cursor, not "no cursor".
+        const position = after != null ? cursors.decode(after, { tenant: filter.tenant, collection: filter.collection }).position : undefined
         const queue = await streams.subscribe({ filter, after: position })
         metrics.subscriptionsActive.inc({ kind: filter.collection })
         let counted = true

@@ -161,10 +161,20 @@ describe('orderChanged', () => {
     const bad = collectTyped(c, OrderChangedDocument, { filter: { customerId: 'not-an-id' } })
     const empty = collectTyped(c, OrderChangedDocument, { filter: { status: [] } })
     const forged = collectTyped(c, OrderChangedDocument, { after: 'eyJ2IjoxfQ.AAAA' })
-    await Promise.all([bad.completed, empty.completed, forged.completed])
+    const blank = collectTyped(c, OrderChangedDocument, { after: '' })
+    await Promise.all([bad.completed, empty.completed, forged.completed, blank.completed])
+    expect(blank.errors[0]?.extensions?.code).toBe('INVALID_CURSOR')
     expect(bad.errors[0]?.extensions?.code).toBe('BAD_USER_INPUT')
     expect(empty.errors[0]?.extensions?.code).toBe('BAD_USER_INPUT')
     expect(forged.errors[0]?.extensions?.code).toBe('INVALID_CURSOR')
+  })
+
+  it('orders() validates its filter like a subscription does', async () => {
+    const token = await gw.token('acme')
+    const many = await queryTyped(gw.url, token, OrdersDocument, { filter: { status: Array(1000).fill('PENDING') } })
+    expect(many.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT')
+    const long = await queryTyped(gw.url, token, OrdersDocument, { filter: { region: 'x'.repeat(1000) } })
+    expect(long.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT')
   })
 
   it("another tenant's cursor is INVALID_CURSOR", async () => {

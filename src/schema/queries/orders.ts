@@ -1,6 +1,7 @@
 import type { Document, Filter } from 'mongodb'
 import { badUserInput } from '../../errors.js'
 import { builder } from '../builder.js'
+import { compileOrderFilter } from '../../streams/filter-compiler.js'
 import { parseObjectId } from '../ids.js'
 import { OrderFilterInput } from '../types/filters.js'
 import { OrderRef } from '../types/order.js'
@@ -39,20 +40,9 @@ builder.queryField('orders', (t) =>
     resolve: async (_root, args, ctx) => {
       const first = args.first ?? 50
       if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badUserInput(`first must be between 1 and ${MAX_PAGE}`)
-      const query: Filter<Document> = { tenantId: ctx.auth.tenant }
-      const f = args.filter
-      if (f?.status) {
-        if (f.status.length === 0) throw badUserInput('filter.status must not be empty')
-        query.status = { $in: f.status.map((s) => s.toLowerCase()) }
-      }
-      if (f?.minTotal != null || f?.maxTotal != null) {
-        const range: Document = {}
-        if (f.minTotal != null) range.$gte = f.minTotal
-        if (f.maxTotal != null) range.$lte = f.maxTotal
-        query.totalAmount = range
-      }
-      if (f?.customerId != null) query.customerId = parseObjectId(f.customerId, 'filter.customerId')
-      if (f?.region != null) query.region = { $eq: f.region }
+      // The same validation and document semantics as a subscription's document filter.
+      const { documentFilter } = compileOrderFilter(args.filter, ctx.auth.tenant)
+      const query: Filter<Document> = { ...documentFilter, tenantId: { $eq: ctx.auth.tenant } }
       // The position is taken before the read: a later subscription re-sees, never misses, a concurrent write.
       const position = await ctx.services.now()
       const nodes = await ctx.services.db.collection('orders').find(query).sort({ _id: 1 }).limit(first).toArray()
