@@ -7,6 +7,22 @@ import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
 
 describe('newcomer path: embedded default', () => {
   let gw: GatewayProcess
+  const embeddedUri = () => gw.output.map((l) => /MongoDB: embedded \((mongodb:\/\/[^)]+)\)/.exec(l)?.[1]).find(Boolean)!
+
+  /** Besides the demo traffic, writes an acme order every 300 ms until stopped, so an event is sure to come. */
+  function keepWriting(uri: string): () => void {
+    const client = new MongoClient(uri)
+    const orders = client.db('changegate').collection('orders')
+    const timer = setInterval(() => {
+      void orders
+        .insertOne({ tenantId: 'acme', customerId: new ObjectId(), status: 'pending', totalAmount: 1, items: [] })
+        .catch(() => undefined)
+    }, 300)
+    return () => {
+      clearInterval(timer)
+      void client.close()
+    }
+  }
   beforeAll(async () => {
     // No MONGODB_URI and no secret: embedded MongoDB, demo data and traffic, printed dev tokens.
     gw = await spawnGateway({ MONGODB_URI: '', CHANGEGATE_JWT_SECRET: '', CHANGEGATE_DEMO: '1' })
@@ -29,7 +45,8 @@ describe('newcomer path: embedded default', () => {
       client,
       'subscription { orderChanged { operationType order { tenantId } } }',
     )
-    const events = await live.waitFor(1, 20_000)
+    const stopWriting = keepWriting(embeddedUri())
+    const events = await live.waitFor(1, 20_000).finally(stopWriting)
     expect(events[0].order?.tenantId ?? 'acme').toBe('acme')
     live.dispose()
     await client.dispose()
@@ -40,6 +57,7 @@ describe('newcomer path: embedded default', () => {
       body: JSON.stringify({ query: 'subscription { orderChanged { documentId } }' }),
     })
     expect(sse.status).toBe(200)
+    const stopWritingAgain = keepWriting(embeddedUri())
     const reader = sse.body!.getReader()
     let text = ''
     const deadline = Date.now() + 20_000
@@ -49,6 +67,7 @@ describe('newcomer path: embedded default', () => {
       text += new TextDecoder().decode(value)
     }
     await reader.cancel()
+    stopWritingAgain()
     expect(text).toMatch(/event: next[\s\S]*"documentId":"[0-9a-f]{24}"/)
   })
 
@@ -134,4 +153,3 @@ describe('no client', () => {
   })
 })
 
-void MongoClient
