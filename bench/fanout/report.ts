@@ -4,6 +4,7 @@ import type { ProfileSummary } from '../lib/cpu-profile.js'
 import { markdownTable } from '../lib/markdown.js'
 import { formatNumber as n, formatRatio } from '../lib/stats.js'
 import type { GatewayMetrics } from './gateway-metrics.js'
+import type { MemoryReading, StreamInfo } from './gateway-process.js'
 import type { Options } from './options.js'
 import type { CollectResult, ConnectResult, PacedResult } from './protocol.js'
 
@@ -15,22 +16,6 @@ export interface PhaseRun {
   readonly cpu: CpuUse
   /** From the gateway's `/metrics` over the phase, when a gateway served it. */
   readonly gateway?: GatewayMetrics
-}
-
-export interface StreamInfo {
-  readonly key: string
-  readonly collection: string
-  readonly state: string
-  readonly subscribers: number
-  readonly eventsReceived: number
-}
-
-export interface MemoryReading {
-  /** VmRSS as found. */
-  readonly rawKb: number
-  /** VmRSS and V8's used heap right after a forced full GC. */
-  readonly gcKb: number
-  readonly heapUsedKb: number
 }
 
 export interface GatewayRun {

@@ -14,24 +14,20 @@
  * write .bench-out/fanout.md. Exits non-zero when an S1 delivery was lost or duplicated.
  */
 import { execFileSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { SignJWT } from 'jose'
+import { dirname, join } from 'node:path'
 import { measureCpu } from '../lib/cpu.js'
 import { summarizeCpuProfile } from '../lib/cpu-profile.js'
 import { freePort } from '../lib/ports.js'
 import { startServerProcess, startWorker, type Worker } from '../lib/processes.js'
 import { watchGatewayMetrics } from './gateway-metrics.js'
-import { collectGarbage } from './inspector.js'
+import { ROOT, startGateway, TSX, waitForSubscribers } from './gateway-process.js'
 import { createLayout, type Layout } from './layout.js'
+import { renderProfileLayers } from './profile-groups.js'
 import { isFullRun, parseOptions, type Options } from './options.js'
-import { DATABASE, type CollectResult, type ConnectResult, type PacedRequest, type PacedResult } from './protocol.js'
-import { renderProfile, renderReport, sustained, type BareRun, type DriverRun, type GatewayRun, type Measurements, type MemoryReading, type PhaseRun, type StreamInfo } from './report.js'
+import { type CollectResult, type ConnectResult, type PacedRequest, type PacedResult } from './protocol.js'
+import { renderProfile, renderReport, sustained, type BareRun, type DriverRun, type GatewayRun, type Measurements, type PhaseRun } from './report.js'
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-const TSX = ['--import', 'tsx']
 const TENANTS = ['acme', 'globex'] as const
 /** Phase numbers are part of every order id, so each phase's inserts are distinct documents. */
 const PHASE = { gatewayWarmUp: 1, s1: 2, step: 10, driverWarmUp: 40, driver: 41, bareWarmUp: 50, bareStep: 60 } as const
@@ -48,12 +44,6 @@ const WRITE_OVERRUN_MS = 2_000
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
-function rssKb(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  if (!match) throw new Error(`no VmRSS for pid ${pid}`)
-  return Number(match[1])
-}
-
 const openFilesLimit = () => execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim()
 
 function checkOpenFiles(o: Options): string {
@@ -64,26 +54,6 @@ function checkOpenFiles(o: Options): string {
     throw new Error(`ulimit -n is ${limit}; this run holds up to ${need} sockets in one process: raise it (ulimit -n ${need}) or lower --connections`)
   }
   return limit
-}
-
-function sign(secret: string, tenant: string, scope?: string): Promise<string> {
-  return new SignJWT({ tenant, scope })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(`bench-${tenant}`)
-    .setIssuedAt()
-    .setExpirationTime('2h')
-    .sign(new TextEncoder().encode(secret))
-}
-
-async function streamsOf(url: string, token: string): Promise<StreamInfo[]> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query: '{ streams { key collection state subscribers eventsReceived } }' }),
-  })
-  const body = (await response.json()) as { data?: { streams: StreamInfo[] }; errors?: unknown }
-  if (!body.data) throw new Error(`streams query failed: ${JSON.stringify(body.errors)}`)
-  return body.data.streams
 }
 
 type Send = (request: PacedRequest) => Promise<PacedResult>
@@ -170,66 +140,27 @@ async function connectClients(clients: Worker, url: string, layout: Layout, toke
 }
 
 async function runGateway(o: Options, layout: Layout, uri: string, writer: Worker, mongoPid: number, profileDir: string | undefined): Promise<{ run: GatewayRun; command: string }> {
-  const secret = randomBytes(32).toString('hex')
-  const env = [
-    'PORT=0',
-    'HOST=127.0.0.1',
-    `MONGODB_URI=${uri}`,
-    `MONGODB_DB=${DATABASE}`,
-    `CHANGEGATE_JWT_SECRET=${secret}`,
-    'CHANGEGATE_DEMO=0',
-    'CHANGEGATE_LOG_LEVEL=warn',
-    // Every connection comes from this one address and half of them from each tenant: lift the per-address and
-    // per-tenant connection caps above the benchmark's count (the per-socket subscribe rate stays at its default).
-    `CHANGEGATE_MAX_CONNECTIONS_PER_IP=${o.connections + 16}`,
-    `CHANGEGATE_MAX_CONNECTIONS_PER_TENANT=${o.connections + 16}`,
-    ...(o.subscriptionBuffer ? [`CHANGEGATE_SUBSCRIPTION_BUFFER=${o.subscriptionBuffer}`] : []),
-  ]
-  const inspectPort = await freePort()
-  const nodeArgs = [
-    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-    // Only to force a full GC before each memory reading (nothing attaches otherwise).
-    `--inspect=127.0.0.1:${inspectPort}`,
-    ...TSX,
-    'src/main.ts',
-  ]
-  const gateway = await startServerProcess({ command: 'env', args: [...env, process.execPath, ...nodeArgs], cwd: ROOT, readyPattern: /(http:\/\/\S+\/graphql)/ })
-  const command = `${env.map((e) => (e.startsWith('CHANGEGATE_JWT_SECRET=') ? 'CHANGEGATE_JWT_SECRET=<random>' : e)).join(' ')} node ${nodeArgs.join(' ')}`
-  /** VmRSS as it is, then VmRSS and live heap after a full GC. */
-  const memory = async (): Promise<MemoryReading> => {
-    const rawKb = rssKb(gateway.pid)
-    const usage = await collectGarbage(inspectPort)
-    await sleep(500)
-    return { rawKb, gcKb: rssKb(gateway.pid), heapUsedKb: usage.heapUsed / 1024 }
-  }
-  const url = gateway.ready[1]
-  const metricsUrl = url.replace(/\/graphql$/, '/metrics')
-  log(`gateway pid ${gateway.pid} at ${url}`)
-  const clients = await startWorker({ file: join(ROOT, 'bench/fanout/clients.ts'), execArgv: TSX })
+  const gateway = await startGateway({ mongodbUri: uri, connections: o.connections, subscriptionBuffer: o.subscriptionBuffer, profileDir })
+  log(`gateway pid ${gateway.pid} at ${gateway.url}`)
+  const clients = await startWorker({ file: join(ROOT, 'bench/fanout/clients.ts'), execArgv: [...TSX] })
   try {
-    const admin = await sign(secret, TENANTS[0], 'admin')
-    const tokens = await Promise.all(TENANTS.map((t) => sign(secret, t)))
+    const tokens = await Promise.all(TENANTS.map((t) => gateway.sign(t)))
     await sleep(1_000)
-    const before = await memory()
+    const before = await gateway.memory()
     log(`connecting ${o.connections} WebSockets`)
-    const connect = await connectClients(clients, url.replace(/^http/, 'ws'), layout, tokens)
+    const connect = await connectClients(clients, gateway.url.replace(/^http/, 'ws'), layout, tokens)
     await sleep(2_000)
-    const connected = await memory()
+    const connected = await gateway.memory()
     log(`subscribing ${layout.subscriptions}`)
     const subscribeStart = performance.now()
     await clients.request('subscribe')
-    let streams: StreamInfo[] = []
-    for (;;) {
-      streams = await streamsOf(url, admin)
-      if (streams.reduce((sum, s) => sum + s.subscribers, 0) >= layout.subscriptions) break
-      if (performance.now() - subscribeStart > 120_000) throw new Error(`only ${JSON.stringify(streams)} after 120 s`)
-      await sleep(250)
-    }
+    const streams = await waitForSubscribers(gateway, layout.subscriptions)
     const subscribeMs = performance.now() - subscribeStart
     await sleep(2_000)
-    const subscribed = await memory()
+    const subscribed = await gateway.memory()
     const send = sender(writer, 'paced')
     const pids = { gateway: gateway.pid, mongo: mongoPid, writer: writer.pid, clients: clients.pid }
+    const { metricsUrl } = gateway
     log('gateway: warm-up')
     const warmUpRounds = await warmUp(layout, PHASE.gatewayWarmUp, o.rate, send, clients, layout.subscriptions)
     let s1: PhaseRun | undefined
@@ -239,30 +170,21 @@ async function runGateway(o: Options, layout: Layout, uri: string, writer: Worke
       log(`  received ${s1.tally.received}/${s1.tally.expected}, p99 ${s1.tally.latencyMs.p99} ms`)
     }
     const steps = o.parts.has('s2') ? await ladder(layout, o, 'gateway', PHASE.step, send, clients, pids, metricsUrl) : []
-    const streamsAfter = await streamsOf(url, admin).catch(() => undefined)
+    const streamsAfter = await gateway.streams().catch(() => undefined)
     await clients.request('close', undefined, 30_000)
     return {
-      command,
-      run: {
-        connect,
-        subscribeMs,
-        memory: { before, connected, subscribed },
-        streamsSubscribed: streams,
-        streamsAfter,
-        warmUpRounds,
-        s1,
-        ladder: steps,
-      },
+      command: gateway.command,
+      run: { connect, subscribeMs, memory: { before, connected, subscribed }, streamsSubscribed: streams, streamsAfter, warmUpRounds, s1, ladder: steps },
     }
   } finally {
     await clients.stop()
-    const exit = await gateway.stop(15_000)
+    const exit = await gateway.stop()
     if (exit.code !== 0) log(`gateway exited with code ${exit.code}, signal ${exit.signal}\n${gateway.output().slice(-2000)}`)
   }
 }
 
 async function runDriver(o: Options, layout: Layout, uri: string, writer: Worker, mongoPid: number): Promise<DriverRun> {
-  const watcher = await startWorker({ file: join(ROOT, 'bench/fanout/driver-watch.ts'), execArgv: TSX })
+  const watcher = await startWorker({ file: join(ROOT, 'bench/fanout/driver-watch.ts'), execArgv: [...TSX] })
   try {
     log(`driver baseline: opening ${o.baselineStreams} change streams`)
     const started = performance.now()
@@ -289,8 +211,8 @@ async function runDriver(o: Options, layout: Layout, uri: string, writer: Worker
 }
 
 async function runBare(o: Options, layout: Layout): Promise<BareRun> {
-  const server = await startWorker({ file: join(ROOT, 'bench/fanout/bare-server.ts'), execArgv: TSX })
-  const clients = await startWorker({ file: join(ROOT, 'bench/fanout/clients.ts'), execArgv: TSX })
+  const server = await startWorker({ file: join(ROOT, 'bench/fanout/bare-server.ts'), execArgv: [...TSX] })
+  const clients = await startWorker({ file: join(ROOT, 'bench/fanout/clients.ts'), execArgv: [...TSX] })
   try {
     const port = await server.request<number>('listen')
     log(`bare ws: connecting ${o.connections} WebSockets`)
@@ -355,7 +277,7 @@ async function main(): Promise<number> {
   const measurements: { -readonly [K in keyof Measurements]: Measurements[K] } = { subscriptions: layout.subscriptions, customers: layout.customers }
   let gatewayCommand = '—'
   try {
-    const writer = await startWorker({ file: join(ROOT, 'bench/fanout/writer.ts'), args: [uri], execArgv: TSX })
+    const writer = await startWorker({ file: join(ROOT, 'bench/fanout/writer.ts'), args: [uri], execArgv: [...TSX] })
     try {
       if (o.parts.has('s1') || o.parts.has('s2')) {
         const gateway = await runGateway(o, layout, uri, writer, mongo.pid, profileDir)
@@ -390,7 +312,7 @@ async function main(): Promise<number> {
   if (profileDir) {
     const file = readdirSync(profileDir).find((name) => name.endsWith('.cpuprofile'))
     if (!file) throw new Error(`no CPU profile in ${profileDir}`)
-    const text = renderProfile(summarizeCpuProfile(join(profileDir, file), { root: ROOT, top: 30 }), join(profileDir, file))
+    const text = `${renderProfileLayers(join(profileDir, file))}\n\n${renderProfile(summarizeCpuProfile(join(profileDir, file), { root: ROOT, top: 30 }), join(profileDir, file))}`
     process.stdout.write(`\n${text}\n`)
     writeFileSync(join(ROOT, '.bench-out/fanout-profile.md'), `${text}\n`)
   }

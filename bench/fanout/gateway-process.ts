@@ -1,0 +1,138 @@
+/**
+ * The gateway as a benchmark sees it: its own process (`node --import tsx src/main.ts`) against a given MongoDB, with
+ * tokens signed for it, its `streams` admin query, and memory readings from /proc after a forced full GC.
+ */
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { SignJWT } from 'jose'
+import { freePort } from '../lib/ports.js'
+import { startServerProcess, type Exit } from '../lib/processes.js'
+import { collectGarbage, takeHeapSnapshot } from './inspector.js'
+import { DATABASE } from './protocol.js'
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+export const TSX = ['--import', 'tsx'] as const
+
+export interface StreamInfo {
+  readonly key: string
+  readonly collection: string
+  readonly state: string
+  readonly subscribers: number
+  readonly eventsReceived: number
+}
+
+export interface MemoryReading {
+  /** VmRSS as found. */
+  readonly rawKb: number
+  /** VmRSS and V8's used heap right after a forced full GC. */
+  readonly gcKb: number
+  readonly heapUsedKb: number
+}
+
+export interface GatewayProcess {
+  readonly pid: number
+  /** `http://HOST:PORT/graphql` */
+  readonly url: string
+  readonly metricsUrl: string
+  /** The command line, the JWT secret masked. */
+  readonly command: string
+  sign(tenant: string, scope?: string): Promise<string>
+  streams(): Promise<StreamInfo[]>
+  memory(): Promise<MemoryReading>
+  /** A V8 heap snapshot (JSON text) taken after a full GC. */
+  heapSnapshot(): Promise<string>
+  output(): string
+  stop(graceMs?: number): Promise<Exit>
+}
+
+export interface GatewayOptions {
+  readonly mongodbUri: string
+  /** Connections the benchmark opens, all from one address: the per-address and per-tenant caps are lifted above it. */
+  readonly connections: number
+  readonly subscriptionBuffer?: number
+  /** Runs under `node --cpu-prof`, writing the profile here on exit. */
+  readonly profileDir?: string
+}
+
+export function rssKb(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`)
+  return Number(match[1])
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+export async function startGateway(options: GatewayOptions): Promise<GatewayProcess> {
+  const secret = randomBytes(32).toString('hex')
+  const env = [
+    'PORT=0',
+    'HOST=127.0.0.1',
+    `MONGODB_URI=${options.mongodbUri}`,
+    `MONGODB_DB=${DATABASE}`,
+    `CHANGEGATE_JWT_SECRET=${secret}`,
+    'CHANGEGATE_DEMO=0',
+    'CHANGEGATE_LOG_LEVEL=warn',
+    // Every connection comes from this one address and half of them from each tenant: lift the per-address and
+    // per-tenant connection caps above the benchmark's count (the per-socket subscribe rate stays at its default).
+    `CHANGEGATE_MAX_CONNECTIONS_PER_IP=${options.connections + 16}`,
+    `CHANGEGATE_MAX_CONNECTIONS_PER_TENANT=${options.connections + 16}`,
+    ...(options.subscriptionBuffer ? [`CHANGEGATE_SUBSCRIPTION_BUFFER=${options.subscriptionBuffer}`] : []),
+  ]
+  const inspectPort = await freePort()
+  const nodeArgs = [
+    ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []),
+    // Only to force a full GC before memory readings and to take heap snapshots (nothing stays attached).
+    `--inspect=127.0.0.1:${inspectPort}`,
+    ...TSX,
+    'src/main.ts',
+  ]
+  const server = await startServerProcess({ command: 'env', args: [...env, process.execPath, ...nodeArgs], cwd: ROOT, readyPattern: /(http:\/\/\S+\/graphql)/ })
+  const url = server.ready[1]
+  const sign = (tenant: string, scope?: string) =>
+    new SignJWT({ tenant, scope })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(`bench-${tenant}`)
+      .setIssuedAt()
+      .setExpirationTime('2h')
+      .sign(new TextEncoder().encode(secret))
+  const admin = sign('acme', 'admin')
+  return {
+    pid: server.pid,
+    url,
+    metricsUrl: url.replace(/\/graphql$/, '/metrics'),
+    command: `${env.map((e) => (e.startsWith('CHANGEGATE_JWT_SECRET=') ? 'CHANGEGATE_JWT_SECRET=<random>' : e)).join(' ')} node ${nodeArgs.join(' ')}`,
+    sign,
+    async streams() {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await admin}` },
+        body: JSON.stringify({ query: '{ streams { key collection state subscribers eventsReceived } }' }),
+      })
+      const body = (await response.json()) as { data?: { streams: StreamInfo[] }; errors?: unknown }
+      if (!body.data) throw new Error(`streams query failed: ${JSON.stringify(body.errors)}`)
+      return body.data.streams
+    },
+    async memory() {
+      const rawKb = rssKb(server.pid)
+      const usage = await collectGarbage(inspectPort)
+      await sleep(500)
+      return { rawKb, gcKb: rssKb(server.pid), heapUsedKb: usage.heapUsed / 1024 }
+    },
+    heapSnapshot: () => takeHeapSnapshot(inspectPort),
+    output: () => server.output(),
+    stop: (graceMs = 15_000) => server.stop(graceMs),
+  }
+}
+
+/** Polls `streams` until its subscriber counts add up to `count`; resolves with the last answer. */
+export async function waitForSubscribers(gateway: GatewayProcess, count: number, timeoutMs = 120_000): Promise<StreamInfo[]> {
+  const started = performance.now()
+  for (;;) {
+    const streams = await gateway.streams()
+    if (streams.reduce((sum, s) => sum + s.subscribers, 0) >= count) return streams
+    if (performance.now() - started > timeoutMs) throw new Error(`subscribers after ${timeoutMs} ms: ${JSON.stringify(streams)}`)
+    await sleep(250)
+  }
+}

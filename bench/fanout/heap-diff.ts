@@ -1,0 +1,72 @@
+/**
+ * `npx tsx bench/fanout/heap-diff.ts [--connections N]`: what one subscription costs the gateway's heap, by kind of
+ * object. Takes a heap snapshot with N connections open (default 400, half per tenant) and another once their
+ * 5 × N `orderChanged` subscriptions (the fan-out benchmark's) are live, and prints the difference per subscription,
+ * grouped by V8 node type and constructor.
+ */
+import { markdownTable } from '../lib/markdown.js'
+import { startServerProcess, startWorker } from '../lib/processes.js'
+import { formatNumber as n } from '../lib/stats.js'
+import { freePort } from '../lib/ports.js'
+import { ROOT, startGateway, TSX, waitForSubscribers } from './gateway-process.js'
+import { createLayout } from './layout.js'
+
+interface Snapshot {
+  readonly snapshot: { readonly meta: { readonly node_fields: string[]; readonly node_types: [string[], ...unknown[]] } }
+  readonly nodes: number[]
+  readonly strings: string[]
+}
+
+/** Self size and count by `type` (or `type:constructor` for objects and closures). */
+function byKind(text: string): Map<string, { count: number; bytes: number }> {
+  const { snapshot, nodes, strings } = JSON.parse(text) as Snapshot
+  const fields = snapshot.meta.node_fields
+  const [type, name, selfSize] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f))
+  const types = snapshot.meta.node_types[0]
+  const out = new Map<string, { count: number; bytes: number }>()
+  for (let i = 0; i < nodes.length; i += fields.length) {
+    const t = types[nodes[i + type]]
+    const key = t === 'object' || t === 'closure' ? `${t}: ${strings[nodes[i + name]] || '(anonymous)'}` : t
+    const entry = out.get(key) ?? { count: 0, bytes: 0 }
+    entry.count++
+    entry.bytes += nodes[i + selfSize]
+    out.set(key, entry)
+  }
+  return out
+}
+
+const at = process.argv.indexOf('--connections')
+const connections = at > 0 ? Number(process.argv[at + 1]) : 400
+const layout = createLayout({ connections, subscriptionsPerConnection: 5, tenants: ['acme', 'globex'], fanout: 10 })
+const port = await freePort()
+const mongo = await startServerProcess({ command: process.execPath, args: [...TSX, 'src/embedded/cli.ts', '--port', String(port)], cwd: ROOT, readyPattern: /(mongodb:\/\/\S+)/ })
+const gateway = await startGateway({ mongodbUri: mongo.ready[1], connections })
+const clients = await startWorker({ file: `${ROOT}/bench/fanout/clients.ts`, execArgv: [...TSX] })
+try {
+  const tokens = await Promise.all(layout.tenants.map((t) => gateway.sign(t)))
+  await clients.request('connect', { url: gateway.url.replace(/^http/, 'ws'), layout, tokens, concurrency: 50 }, 120_000)
+  const before = byKind(await gateway.heapSnapshot())
+  await clients.request('subscribe')
+  await waitForSubscribers(gateway, layout.subscriptions)
+  const after = byKind(await gateway.heapSnapshot())
+  const rows = [...after.entries()]
+    .map(([kind, a]) => ({ kind, count: a.count - (before.get(kind)?.count ?? 0), bytes: a.bytes - (before.get(kind)?.bytes ?? 0) }))
+    .sort((x, y) => y.bytes - x.bytes)
+  const total = rows.reduce((sum, r) => sum + r.bytes, 0)
+  const per = (value: number) => value / layout.subscriptions
+  process.stdout.write(
+    `${[
+      `Gateway heap per subscription (${n(layout.subscriptions)} subscriptions on ${n(connections)} connections; self sizes after a full GC): ${n(per(total))} bytes`,
+      `gateway: \`${gateway.command}\``,
+      '',
+      markdownTable(
+        ['kind', 'bytes per subscription', 'objects per subscription'],
+        rows.slice(0, 25).map((r) => [r.kind, n(per(r.bytes)), n(per(r.count))]),
+      ),
+    ].join('\n')}\n`,
+  )
+} finally {
+  await clients.stop()
+  await gateway.stop()
+  await mongo.stop()
+}
