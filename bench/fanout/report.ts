@@ -180,7 +180,7 @@ export function renderReport(m: Measurements, o: Options, meta: ReportMeta): { t
       rows.push(['delivered / expected', s1 ? `${n(s1.tally.received)} / ${n(s1.tally.expected)}` : '—', dr ? `${n(dr.tally.received)} / ${n(dr.tally.expected)}` : '—', '—'])
       rows.push(['lost, duplicates, ended', s1 ? losses(s1) : '—', dr ? losses(dr) : '—', '—'])
       rows.push([
-        'CPU s per 1,000 deliveries: gateway | driver watcher',
+        'CPU s per 1,000 deliveries: gateway (driver watcher for the baseline)',
         s1 ? n(cpuPer(s1, 'gateway', s1.tally.received)) : '—',
         dr ? n(cpuPer(dr, 'watcher', dr.tally.received)) : '—',
         s1 && dr ? formatRatio(cpuPer(s1, 'gateway', s1.tally.received), cpuPer(dr, 'watcher', dr.tally.received)) : '—',
@@ -199,14 +199,14 @@ export function renderReport(m: Measurements, o: Options, meta: ReportMeta): { t
       const perSub = per(subscribed.gcKb, connected.gcKb)
       const withConn = per(subscribed.gcKb, before.gcKb)
       rows.push([
-        'gateway RSS per subscription, (subscribed − connected) / subscriptions, after a full GC | as found',
-        `${kb(perSub)} | ${kb(per(subscribed.rawKb, connected.rawKb))}`,
+        'gateway RSS per subscription, (subscribed − connected) / subscriptions, after a full GC (as found)',
+        `${kb(perSub)} (${kb(per(subscribed.rawKb, connected.rawKb))})`,
         '—',
         '—',
       ])
       rows.push([
         '… counting the connections too, (subscribed − before any client) / subscriptions',
-        `${kb(withConn)} | ${kb(per(subscribed.rawKb, before.rawKb))}`,
+        `${kb(withConn)} (${kb(per(subscribed.rawKb, before.rawKb))})`,
         '—',
         '—',
       ])
