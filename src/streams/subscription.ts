@@ -64,12 +64,14 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
     fail: (error) => queue.fail(error),
   }
 
+  // Compiled once: a subscription may catch up many times.
+  const evaluate = createFilterEvaluator(filter)
   const catchUpTo = (until: Position) =>
     openCatchUp({
       mongoCollection: options.mongoCollection,
       collection: filter.collection,
       pipeline: filter.pipeline,
-      evaluate: createFilterEvaluator(filter),
+      evaluate,
       parse: options.parse,
       from: last!,
       until,

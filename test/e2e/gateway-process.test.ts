@@ -1,9 +1,9 @@
 import { ObjectId, MongoClient } from 'mongodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { collect, queryTyped, signToken, spawnGateway, wsClient, type GatewayProcess } from '../fixtures/gateway.js'
+import { collect, queryTyped, signToken, spawnGateway, wsClient, type GatewayProcess, spawnGatewayOverMongo } from '../fixtures/gateway.js'
 import { ChangeCursorDocument } from '../fixtures/generated/graphql.js'
-import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
+import { type MongoTarget } from '../fixtures/mongo.js'
 
 describe('newcomer path: embedded default', () => {
   let gw: GatewayProcess
@@ -80,13 +80,10 @@ describe('slow consumers', () => {
   let mongo: MongoTarget
   let gw: GatewayProcess
   beforeAll(async () => {
-    mongo = await startMongo()
-    gw = await spawnGateway({
-      MONGODB_URI: mongo.uri,
-      MONGODB_DB: mongo.db.databaseName,
+    ;({ gw, mongo } = await spawnGatewayOverMongo({
       CHANGEGATE_SUBSCRIPTION_BUFFER: '64',
       CHANGEGATE_SLOW_CONSUMER_TIMEOUT_MS: '2000',
-    })
+    }))
   })
   afterAll(async () => {
     await gw?.stop()

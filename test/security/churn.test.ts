@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { httpGraphQL, signToken, spawnGateway, type GatewayProcess } from '../fixtures/gateway.js'
-import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
+import { httpGraphQL, signToken, type GatewayProcess, spawnGatewayOverMongo } from '../fixtures/gateway.js'
+import { type MongoTarget } from '../fixtures/mongo.js'
 import { ackedSocket, closeSocket, expectServesWellBehaved, metric, rssBytes, type RawSocket } from './support.js'
 
 const ORDERS = 'subscription($f: OrderChangeFilter) { orderChanged(filter: $f) { documentId } }'
@@ -15,15 +15,12 @@ describe('subscribe/complete churn', () => {
   let mongo: MongoTarget
   let gw: GatewayProcess
   beforeAll(async () => {
-    mongo = await startMongo()
-    gw = await spawnGateway({
-      MONGODB_URI: mongo.uri,
-      MONGODB_DB: mongo.db.databaseName,
+    ;({ gw, mongo } = await spawnGatewayOverMongo({
       // Churn as fast as the gateway allows: the subscribe rate limit is not what is tested here.
       CHANGEGATE_SUBSCRIBE_RATE: '1000000',
       CHANGEGATE_SUBSCRIBE_BURST: '1000000',
       NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=${HEAP_LIMIT_MIB}`.trim(),
-    })
+    }))
   })
   afterAll(async () => {
     await gw?.stop()

@@ -1,8 +1,8 @@
 import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { signToken, spawnGateway, type GatewayProcess } from '../fixtures/gateway.js'
-import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
+import { signToken, type GatewayProcess, spawnGatewayOverMongo } from '../fixtures/gateway.js'
+import { type MongoTarget } from '../fixtures/mongo.js'
 import { ackedSocket, closeSocket, expectServesWellBehaved, metric, rawSocket, type RawSocket } from './support.js'
 
 type Outcome = { kind: 'acked'; socket: WebSocket } | { kind: 'refused'; status: number } | { kind: 'closed'; code: number }
@@ -32,13 +32,10 @@ describe('connection caps', () => {
   let mongo: MongoTarget
   let gw: GatewayProcess
   beforeAll(async () => {
-    mongo = await startMongo()
-    gw = await spawnGateway({
-      MONGODB_URI: mongo.uri,
-      MONGODB_DB: mongo.db.databaseName,
+    ;({ gw, mongo } = await spawnGatewayOverMongo({
       CHANGEGATE_MAX_CONNECTIONS_PER_TENANT: '20',
       CHANGEGATE_MAX_EVENT_STREAMS_PER_TENANT: '3',
-    })
+    }))
   })
   afterAll(async () => {
     await gw?.stop()

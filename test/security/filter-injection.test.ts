@@ -1,7 +1,7 @@
 import { ObjectId, type Collection, type Document } from 'mongodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { collect, httpGraphQL, signToken, spawnGateway, wsClient, type GatewayProcess } from '../fixtures/gateway.js'
-import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
+import { collect, httpGraphQL, signToken, wsClient, type GatewayProcess, spawnGatewayOverMongo } from '../fixtures/gateway.js'
+import { type MongoTarget } from '../fixtures/mongo.js'
 import { ackedSocket, closeSocket, expectServesWellBehaved, operation, sse, sseCodes } from './support.js'
 
 const SUBSCRIBE = 'subscription($f: OrderChangeFilter, $after: Cursor) { orderChanged(filter: $f, after: $after) { documentId order { region } } }'
@@ -28,8 +28,7 @@ describe('operator-shaped and oversized filter input', () => {
   let orders: Collection
   let token: string
   beforeAll(async () => {
-    mongo = await startMongo()
-    gw = await spawnGateway({ MONGODB_URI: mongo.uri, MONGODB_DB: mongo.db.databaseName })
+    ;({ gw, mongo } = await spawnGatewayOverMongo())
     orders = mongo.db.collection('orders')
     token = await signToken({ tenant: 'acme' })
   })

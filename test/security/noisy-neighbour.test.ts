@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { ObjectId } from 'mongodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { collect, httpGraphQL, signToken, spawnGateway, wsClient, type GatewayProcess } from '../fixtures/gateway.js'
-import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
+import { collect, httpGraphQL, signToken, wsClient, type GatewayProcess, spawnGatewayOverMongo } from '../fixtures/gateway.js'
+import { type MongoTarget } from '../fixtures/mongo.js'
 import { ackedSocket, closeSocket, expectServesWellBehaved, metric, operation, type RawSocket } from './support.js'
 
 const BASELINE_MS = 3000
@@ -36,8 +36,7 @@ describe('a misbehaving tenant next to a well-behaved one (default limits)', () 
   let mongo: MongoTarget
   let gw: GatewayProcess
   beforeAll(async () => {
-    mongo = await startMongo()
-    gw = await spawnGateway({ MONGODB_URI: mongo.uri, MONGODB_DB: mongo.db.databaseName })
+    ;({ gw, mongo } = await spawnGatewayOverMongo())
   })
   afterAll(async () => {
     await gw?.stop()

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { httpGraphQL, signToken, spawnGateway, type GatewayProcess } from '../fixtures/gateway.js'
-import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
+import { httpGraphQL, signToken, type GatewayProcess, spawnGatewayOverMongo } from '../fixtures/gateway.js'
+import { type MongoTarget } from '../fixtures/mongo.js'
 import { ackedSocket, closeSocket, expectServesWellBehaved, operation, sse, type GraphQLErrorJSON } from './support.js'
 
 const DEEP = `{ ${'a { '.repeat(9_999)}a${' }'.repeat(9_999)} }`
@@ -48,8 +48,7 @@ describe('query limits and introspection (dev mode)', () => {
   let mongo: MongoTarget
   let gw: GatewayProcess
   beforeAll(async () => {
-    mongo = await startMongo()
-    gw = await spawnGateway({ MONGODB_URI: mongo.uri, MONGODB_DB: mongo.db.databaseName })
+    ;({ gw, mongo } = await spawnGatewayOverMongo())
   })
   afterAll(async () => {
     await gw?.stop()
@@ -89,8 +88,7 @@ describe('introspection and suggestions (NODE_ENV=production)', () => {
   let mongo: MongoTarget
   let gw: GatewayProcess
   beforeAll(async () => {
-    mongo = await startMongo()
-    gw = await spawnGateway({ MONGODB_URI: mongo.uri, MONGODB_DB: mongo.db.databaseName, NODE_ENV: 'production' })
+    ;({ gw, mongo } = await spawnGatewayOverMongo({ NODE_ENV: 'production' }))
   })
   afterAll(async () => {
     await gw?.stop()

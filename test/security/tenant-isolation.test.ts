@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { ObjectId, type Document } from 'mongodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { collect, httpGraphQL, signToken, spawnGateway, wsClient, type GatewayProcess } from '../fixtures/gateway.js'
-import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
+import { collect, httpGraphQL, signToken, wsClient, type GatewayProcess, spawnGatewayOverMongo } from '../fixtures/gateway.js'
+import { type MongoTarget } from '../fixtures/mongo.js'
 import { ackedSocket, closeSocket, expectServesWellBehaved, operation, sse, sseCodes } from './support.js'
 
 const ORDER_CHANGED = 'subscription($after: Cursor) { orderChanged(after: $after) { documentId cursor } }'
@@ -21,8 +21,7 @@ describe('tenant isolation and cursors', () => {
   let acme: string
   let globex: string
   beforeAll(async () => {
-    mongo = await startMongo()
-    gw = await spawnGateway({ MONGODB_URI: mongo.uri, MONGODB_DB: mongo.db.databaseName })
+    ;({ gw, mongo } = await spawnGatewayOverMongo())
     await mongo.db.collection('users').insertOne(acmeUser)
     await mongo.db.collection('orders').insertMany([acmeOrder, globexOrder])
     acme = await signToken({ tenant: 'acme' })

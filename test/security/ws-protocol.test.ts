@@ -1,8 +1,8 @@
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { httpGraphQL, signToken, spawnGateway, TEST_JWT_SECRET, type GatewayProcess } from '../fixtures/gateway.js'
-import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
+import { httpGraphQL, signToken, TEST_JWT_SECRET, type GatewayProcess, spawnGatewayOverMongo } from '../fixtures/gateway.js'
+import { type MongoTarget } from '../fixtures/mongo.js'
 import { ackedSocket, closeSocket, expectServesWellBehaved, metric, operation, rawSocket, sse } from './support.js'
 
 const LIVE = 'subscription { orderChanged { documentId } }'
@@ -36,8 +36,7 @@ describe('WebSocket protocol abuse', () => {
   let mongo: MongoTarget
   let gw: GatewayProcess
   beforeAll(async () => {
-    mongo = await startMongo()
-    gw = await spawnGateway({ MONGODB_URI: mongo.uri, MONGODB_DB: mongo.db.databaseName, CHANGEGATE_CONNECTION_INIT_TIMEOUT_MS: '1000' })
+    ;({ gw, mongo } = await spawnGatewayOverMongo({ CHANGEGATE_CONNECTION_INIT_TIMEOUT_MS: '1000' }))
   })
   afterAll(async () => {
     await gw?.stop()
