@@ -5,6 +5,7 @@
  */
 import { ObjectId } from 'bson'
 import { MongoClient, type Document } from 'mongodb'
+import { pacedInserts, type PacedResult } from '../lib/paced-inserts.js'
 import { serveWorker } from '../lib/worker.js'
 import { COLLECTION, createLayout, customerHex, orderHex, tenantOfCustomer, type Layout, type LayoutOptions } from './layout.js'
 
@@ -19,20 +20,11 @@ export interface PacedRequest {
   readonly deadlineMs?: number
 }
 
-export interface PacedResult {
-  readonly sent: number
-  readonly failed: number
-  readonly startedAt: number
-  readonly endedAt: number
-  readonly maxLagMs: number
-}
+export type { PacedResult }
 
 const uri = process.argv[2]
 if (!uri) throw new Error('usage: writer.ts <mongodb uri>')
 const client = new MongoClient(uri)
-
-const MAX_IN_FLIGHT = 64
-const MAX_BATCH = 256
 
 function order(layout: Layout, phase: number, seq: number, now: number): Document {
   const customer = seq % layout.customers
@@ -54,49 +46,7 @@ function order(layout: Layout, phase: number, seq: number, now: number): Documen
 function paced({ database, layout: options, phase, firstSeq, count, rate, deadlineMs }: PacedRequest): Promise<PacedResult> {
   const layout = createLayout(options)
   const orders = client.db(database).collection(COLLECTION)
-  let sent = 0
-  let failed = 0
-  let inFlight = 0
-  let maxLagMs = 0
-  const start = performance.now()
-  const startedAt = Date.now()
-  return new Promise((resolve) => {
-    let stopped = false
-    let done = false
-    const finish = () => {
-      if (done) return
-      done = true
-      resolve({ sent, failed, startedAt, endedAt: Date.now(), maxLagMs })
-    }
-    const send = (n: number) => {
-      const now = Date.now()
-      const docs: Document[] = []
-      for (let i = 0; i < n; i++) docs.push(order(layout, phase, firstSeq + sent + i, now))
-      maxLagMs = Math.max(maxLagMs, performance.now() - (start + (sent * 1000) / rate))
-      sent += n
-      inFlight++
-      const write = n === 1 ? orders.insertOne(docs[0]) : orders.insertMany(docs, { ordered: true })
-      write
-        .catch(() => (failed += n))
-        .finally(() => {
-          inFlight--
-          if ((sent === count || stopped) && inFlight === 0) finish()
-        })
-    }
-    const tick = () => {
-      const now = performance.now()
-      const due = Math.min(count, Math.floor(((now - start) * rate) / 1000) + 1)
-      if (deadlineMs !== undefined && now - start > deadlineMs) {
-        stopped = true
-        if (inFlight === 0) finish()
-        return
-      }
-      while (sent < due && inFlight < MAX_IN_FLIGHT) send(Math.min(MAX_BATCH, due - sent))
-      if (sent < count) setTimeout(tick, 1)
-    }
-    if (count === 0) finish()
-    else tick()
-  })
+  return pacedInserts(orders, (seq, now) => order(layout, phase, seq, now), { firstSeq, count, rate, deadlineMs })
 }
 
 await client.connect()
