@@ -55,6 +55,13 @@ export function startOptionsFor(position: Position | undefined): ChangeStreamOpt
   return { startAtOperationTime: i >= 0xffffffff ? new Timestamp({ t: t + 1, i: 0 }) : new Timestamp({ t, i: i + 1 }) }
 }
 
+/** A change stream whose cursor was closed by the server without an invalidate event; not resumable. */
+export class ChangeStreamClosedError extends Error {
+  constructor() {
+    super('change stream cursor closed by the server')
+  }
+}
+
 const RESUME_BACKOFF_MS = [50, 100, 250, 500, 1000, 2000]
 
 export function createChangeSource(options: ChangeSourceOptions): ChangeSource {
@@ -119,6 +126,10 @@ export function createChangeSource(options: ChangeSourceOptions): ChangeSource {
           position = positionFromEvent(event as Document & { _id: { _data: string } })
           options.onEvent(event)
           if (event.operationType === 'invalidate') return
+        } else if (stream.closed) {
+          // MongoDB closed the cursor without an invalidate we saw: nothing more will come, and spinning on
+          // tryNext() would starve the event loop.
+          throw new ChangeStreamClosedError()
         } else if (stream.resumeToken) {
           const next = positionFromToken(stream.resumeToken as { _data: string })
           if (!position || comparePositions(position, next) !== 0) {

@@ -1,10 +1,9 @@
 import type { Collection as MongoCollection, Document } from 'mongodb'
-import { MongoError } from 'mongodb'
-import { cursorExpired, GatewayError, internalError } from '../errors.js'
-import { startOptionsFor } from '../mongo/change-source.js'
-import { comparePositions, positionFromEvent, positionFromToken, type Position } from '../mongo/position.js'
+import { cursorExpired, GatewayError, internalError, streamInvalidated } from '../errors.js'
+import { isHistoryLost, openHistory } from '../mongo/history.js'
+import type { Position } from '../mongo/position.js'
 import type { FilterEvaluator } from './dispatcher.js'
-import { INVALIDATING_EVENTS, parseStreamEvent, type Collection, type Delivery, type EventParser } from './stream-event.js'
+import { parseStreamEvent, type Collection, type Delivery, type EventParser } from './stream-event.js'
 
 export interface CatchUpOptions {
   readonly mongoCollection: MongoCollection
@@ -21,62 +20,47 @@ export interface CatchUpOptions {
 }
 
 export interface CatchUp {
-  /** Reads the history and hands each delivery to `deliver` (awaiting it: that is the backpressure). */
+  /**
+   * Reads the history and hands each delivery to `deliver` (awaiting it: that is the backpressure). Throws
+   * STREAM_INVALIDATED when the collection was dropped or renamed within the range.
+   */
   run(deliver: (delivery: Delivery) => Promise<boolean>): Promise<void>
   close(): Promise<void>
 }
 
-const HISTORY_LOST = 286
-
 export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error
-  if (error instanceof MongoError && error.code === HISTORY_LOST) return cursorExpired()
+  if (isHistoryLost(error)) return cursorExpired()
   return internalError()
 }
 
 /**
- * Opens a change stream at `from` and proves it can be read (MongoDB still holds that history) before returning:
- * a cursor older than the retained history fails here with CURSOR_EXPIRED, never by jumping to "now".
+ * Opens a subscriber's read of history at `from`: a cursor older than the retained history fails here with
+ * CURSOR_EXPIRED, never by jumping to "now".
  */
 export async function openCatchUp(options: CatchUpOptions): Promise<CatchUp> {
-  const stream = options.mongoCollection.watch(options.pipeline, {
-    fullDocument: 'whenAvailable',
-    fullDocumentBeforeChange: 'whenAvailable',
-    maxAwaitTimeMS: 200,
-    batchSize: 500,
-    ...startOptionsFor(options.from),
-  })
-  let first: Document | null
+  const parse = options.parse ?? parseStreamEvent
+  let history
   try {
-    first = await stream.tryNext()
+    history = await openHistory({
+      collection: options.mongoCollection,
+      pipeline: options.pipeline,
+      from: options.from,
+      until: options.until,
+      inclusive: true,
+    })
   } catch (error) {
-    await stream.close().catch(() => undefined)
     throw toGatewayError(error)
   }
-  const reached = (p: Position) => comparePositions(p, options.until) >= 0
-
   return {
     async run(deliver) {
-      try {
-        let event = first
-        for (;;) {
-          if (event) {
-            const position = positionFromEvent(event as Document & { _id: { _data: string } })
-            if (comparePositions(position, options.until) > 0 || INVALIDATING_EVENTS.has(event.operationType as string)) return
-            if (comparePositions(position, options.from) > 0) {
-              const delivery = options.evaluate((options.parse ?? parseStreamEvent)(options.collection, event))
-              if (delivery && !(await deliver(delivery))) return
-            }
-            if (reached(position)) return
-          } else if (stream.resumeToken && reached(positionFromToken(stream.resumeToken as { _data: string }))) {
-            return
-          }
-          event = await stream.tryNext()
-        }
-      } finally {
-        await stream.close().catch(() => undefined)
-      }
+      const end = await history.read(async (raw) => {
+        const event = parse(options.collection, raw)
+        const delivery = options.evaluate(event)
+        return delivery ? deliver(delivery) : true
+      })
+      if (end === 'invalidated') throw streamInvalidated()
     },
-    close: () => stream.close().catch(() => undefined),
+    close: () => history.close(),
   }
 }

@@ -93,6 +93,10 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
           if (raw) {
             if (comparePositions(positionFromEvent(raw as Document & { _id: { _data: string } }), until) >= 0) return
             consumer.apply({ kind: 'event', raw })
+          } else if (stream.closed) {
+            // Closed after an invalidating event (applied above, which ended the consumer) or by the server.
+            if (!consumer.ended) consumer.end(ErrorCode.STREAM_INVALIDATED)
+            return
           } else if (stream.resumeToken && comparePositions(positionFromToken(stream.resumeToken as { _data: string }), until) >= 0) {
             return
           }

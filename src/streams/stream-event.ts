@@ -31,7 +31,7 @@ export interface Delivery {
 }
 
 export const DATA_EVENTS: ReadonlySet<string> = new Set(['insert', 'update', 'replace', 'delete'])
-export const INVALIDATING_EVENTS: ReadonlySet<string> = new Set(['drop', 'rename', 'dropDatabase', 'invalidate'])
+export { INVALIDATING_EVENTS } from '../mongo/history.js'
 
 export type EventParser = (collection: Collection, raw: Document) => StreamEvent
 
