@@ -1,15 +1,16 @@
 import { MongoClient, type Document } from 'mongodb'
-import type { Config } from './config/index.js'
+import { checkSecrets, type Config } from './config/index.js'
 import { startEmbeddedMongo, type EmbeddedMongo } from './embedded/index.js'
 import { createInProcessMode, createRedisMode } from './fanout/modes.js'
-import { createDocumentLoader, createLoaders } from './loaders/index.js'
+import { createLoaders } from './loaders/index.js'
+import { resolveConfig, demoConfig, type ModelRegistry } from './models/index.js'
 import { ensureCollections } from './mongo/collections.js'
 import { createCursorCodec } from './mongo/cursor-codec.js'
 import { DEMO_TENANTS, seedDemo, startDemoTraffic } from './mongo/demo.js'
 import type { Position } from './mongo/position.js'
 import { createLogger, type Logger } from './observability/logger.js'
 import { createMetrics } from './observability/metrics.js'
-import { schema } from './schema/index.js'
+import { buildSchema } from './schema/index.js'
 import { useSharedSubscriptionExecution } from './schema/shared-execution.js'
 import type { Plugin } from 'graphql-yoga'
 import { createAuthenticator } from './server/auth.js'
@@ -31,8 +32,16 @@ export interface App {
 
 const redact = (uri: string) => uri.replace(/\/\/[^@/]*@/, '//***@')
 
-export function createApp(config: Config): App {
+export interface AppOptions {
+  /** The configured models; default: the built-in demo. */
+  readonly models?: ModelRegistry
+}
+
+export function createApp(config: Config, options: AppOptions = {}): App {
   const logger = createLogger({ level: config.logLevel, nodeId: config.nodeId })
+  const models = options.models ?? resolveConfig(demoConfig)
+  checkSecrets(config, models.auth?.jwksUrl !== undefined)
+  const schema = buildSchema(models)
   const metrics = createMetrics()
   const stops: Array<() => Promise<void> | void> = []
   let embedded: EmbeddedMongo | undefined
@@ -50,7 +59,11 @@ export function createApp(config: Config): App {
     const streamClient = new MongoClient(uri, { appName: `changegate-${config.nodeId}`, maxPoolSize: 10 })
     await streamClient.connect()
     stops.push(() => streamClient.close())
-    await ensureCollections(db)
+    const problems = await ensureCollections(
+      db,
+      models.models.map((m) => ({ name: m.collection, tenantField: m.tenantField })),
+    )
+    for (const problem of problems) logger.warn(problem)
 
     const now = async (): Promise<Position> => {
       const reply: Document = await db.command({ ping: 1 })
@@ -70,6 +83,9 @@ export function createApp(config: Config): App {
       bufferSize: config.subscriptionBufferSize,
       slowConsumerTimeoutMs: config.slowConsumerTimeoutMs,
       lingerMs: config.lingerMs,
+      tenantFieldOf: (collection) => models.byCollection(collection)?.tenantField ?? null,
+      onSubscriptionOpened: (filter) => metrics.subscriptionsActive.inc({ kind: filter.collection }),
+      onSubscriptionClosed: (filter) => metrics.subscriptionsActive.dec({ kind: filter.collection }),
       observer: {
         onEvent: (key, lagMs) => {
           metrics.eventsReceived.inc({ stream: key })
@@ -108,28 +124,16 @@ export function createApp(config: Config): App {
 
     const services: GatewayServices = {
       db,
+      models,
       registry: streams,
       cursors,
       now,
       async subscribe(filter, after) {
         // An empty string is a malformed cursor, not "no cursor".
         const position = after != null ? cursors.decode(after, { tenant: filter.tenant, collection: filter.collection }).position : undefined
-        const queue = await streams.subscribe({ filter, after: position })
-        metrics.subscriptionsActive.inc({ kind: filter.collection })
-        let counted = true
-        const release = () => {
-          if (!counted) return
-          counted = false
-          metrics.subscriptionsActive.dec({ kind: filter.collection })
-        }
-        const original = queue.return!.bind(queue)
-        queue.return = () => {
-          release()
-          return original()
-        }
-        return queue
+        return streams.subscribe({ filter, after: position })
       },
-      createLoader: (collection, tenant) => createDocumentLoader(db, collection, tenant, countBatch),
+      createLoaders: (tenant) => createLoaders(db, tenant, countBatch),
       onDelivered(delivery) {
         metrics.eventsDelivered.inc({ kind: delivery.event.collection })
         if (delivery.event.wallTime) metrics.deliveryLatency.observe((Date.now() - delivery.event.wallTime.getTime()) / 1000)
@@ -181,7 +185,8 @@ export function createApp(config: Config): App {
       }
     })
 
-    if (config.demo) {
+    // Demo data only for the built-in demo models: a team's own collections are never written to.
+    if (config.demo && options.models === undefined) {
       await seedDemo(db)
       const traffic = startDemoTraffic(db, 2000, (e) => logger.warn({ err: e }, 'demo traffic write failed'))
       stops.push(() => traffic.stop())

@@ -1,19 +1,21 @@
 import { ConfigError, loadConfig } from './config/index.js'
-import { createApp } from './app.js'
+import { createApp, type App } from './app.js'
+import { ConfigFileError, loadModels } from './models/index.js'
 
 /** Process entry: config → app → start; SIGINT/SIGTERM → graceful stop. */
 async function main() {
-  let config
+  let app: App
   try {
-    config = loadConfig()
+    const config = loadConfig()
+    const loaded = await loadModels(config.configFile)
+    app = createApp(config, { models: loaded.source === undefined ? undefined : loaded.registry })
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof ConfigFileError) {
       process.stderr.write(`changegate: invalid configuration: ${error.message}\n`)
       process.exit(2)
     }
     throw error
   }
-  const app = createApp(config)
   let stopping = false
   const shutdown = (signal: string) => {
     if (stopping) return

@@ -1,8 +1,9 @@
 import type { Db } from 'mongodb'
-import type { DocumentLoader } from './loaders/index.js'
+import type { Loaders } from './loaders/index.js'
+import type { ModelRegistry } from './models/index.js'
 import type { CursorCodec } from './mongo/cursor-codec.js'
 import type { Position } from './mongo/position.js'
-import type { CompiledFilter } from './streams/filter-compiler.js'
+import type { CompiledFilter } from './streams/filters/compiler.js'
 import type { StreamRegistry } from './streams/registry.js'
 import type { Delivery } from './streams/stream-event.js'
 import type { QueueItem } from './streams/subscriber-queue.js'
@@ -20,14 +21,15 @@ export interface GatewayNodeInfo {
 /** What resolvers use; built once per node by the composition root. */
 export interface GatewayServices {
   readonly db: Db
+  readonly models: ModelRegistry
   readonly registry: StreamRegistry
   readonly cursors: CursorCodec
   /** The cluster's time now: subscribing after it misses nothing committed later. */
   now(): Promise<Position>
   /** Opens a subscription; `after` is the client's cursor (checked against the filter's tenant and collection). */
   subscribe(filter: CompiledFilter, after: string | null | undefined): Promise<AsyncIterable<QueueItem<Delivery>>>
-  /** A tenant-scoped batching loader (per request, or per event for subscriptions). */
-  createLoader(collection: 'users' | 'orders', tenant: string): DocumentLoader
+  /** Tenant-scoped batching loaders (per request, or per event for subscriptions). */
+  createLoaders(tenant: string): Loaders
   /** Called once per delivery handed to GraphQL execution. */
   onDelivered(delivery: Delivery): void
   nodes(): Promise<GatewayNodeInfo[]>

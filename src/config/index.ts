@@ -30,6 +30,7 @@ import { hostname } from 'node:os'
  * | `CHANGEGATE_SUBSCRIPTION_BUFFER` | events queued per subscription; past it the subscription re-reads from MongoDB at its own pace | `1024` |
  * | `CHANGEGATE_SLOW_CONSUMER_TIMEOUT_MS` | a subscription with events waiting that reads none for this long ends with `SLOW_CONSUMER` | `30000` |
  * | `CHANGEGATE_LINGER_MS` | how long a stream without subscribers stays open | `10000` |
+ * | `CHANGEGATE_CONFIG` | the configuration file of models and identity provider (`.ts`, `.mjs`, `.js`, `.json`) | `./changegate.config.ts`, then `.json`, else the built-in demo |
  * | `CHANGEGATE_LOG_LEVEL` | `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent` | `info` |
  *
  * Empty values count as absent.
@@ -41,8 +42,10 @@ export interface Config {
   readonly mongodbDb: string
   readonly redisUrl: string | undefined
   readonly jwtSecret: string
-  /** True when no `CHANGEGATE_JWT_SECRET` was given (embedded mode): the secret is random for this process. */
+  /** True when no `CHANGEGATE_JWT_SECRET` was given: the secret is random for this process. */
   readonly jwtSecretGenerated: boolean
+  /** True when no `CHANGEGATE_CURSOR_SECRET` was given: the key is derived from the JWT secret. */
+  readonly cursorSecretGenerated: boolean
   readonly nodeId: string
   readonly cursorSecret: string
   readonly allowedOrigins: readonly string[] | 'same-origin'
@@ -70,6 +73,8 @@ export interface Config {
   readonly slowConsumerTimeoutMs: number
   readonly lingerMs: number
   readonly logLevel: LogLevel
+  /** CHANGEGATE_CONFIG: path of the configuration file; undefined = look in the working directory, else the demo. */
+  readonly configFile: string | undefined
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -188,12 +193,6 @@ export function loadConfig(env: Env = process.env): Config {
   const redisUrl = url(env, 'REDIS_URL', ['redis', 'rediss'])
 
   const givenSecret = read(env, 'CHANGEGATE_JWT_SECRET')
-  if (givenSecret === undefined && mongodbUri !== undefined) {
-    throw new ConfigError(
-      'CHANGEGATE_JWT_SECRET',
-      `CHANGEGATE_JWT_SECRET is required when MONGODB_URI is set (at least ${MIN_JWT_SECRET_LENGTH} characters)`,
-    )
-  }
   if (givenSecret !== undefined && givenSecret.length < MIN_JWT_SECRET_LENGTH) {
     throw new ConfigError(
       'CHANGEGATE_JWT_SECRET',
@@ -229,6 +228,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl,
     jwtSecret,
     jwtSecretGenerated: givenSecret === undefined,
+    cursorSecretGenerated: givenCursorSecret === undefined,
     nodeId,
     cursorSecret: givenCursorSecret ?? createHmac('sha256', jwtSecret).update('changegate-cursor').digest('hex'),
     allowedOrigins: origins(env, 'CHANGEGATE_ALLOWED_ORIGINS'),
@@ -249,5 +249,27 @@ export function loadConfig(env: Env = process.env): Config {
     slowConsumerTimeoutMs: positive(env, 'CHANGEGATE_SLOW_CONSUMER_TIMEOUT_MS', 30_000),
     lingerMs: positive(env, 'CHANGEGATE_LINGER_MS', 10_000),
     logLevel: logLevel as LogLevel,
+    configFile: read(env, 'CHANGEGATE_CONFIG'),
+  }
+}
+
+/**
+ * Secrets the chosen authentication needs, checked once the configuration file is known: HS256 tokens need
+ * CHANGEGATE_JWT_SECRET outside embedded mode; with an identity provider (JWKS) the cursor key must then be given
+ * instead, since there is no JWT secret to derive it from.
+ */
+export function checkSecrets(config: Config, usesIdentityProvider: boolean): void {
+  if (!config.jwtSecretGenerated || config.mongodbUri === undefined) return
+  if (!usesIdentityProvider) {
+    throw new ConfigError(
+      'CHANGEGATE_JWT_SECRET',
+      `CHANGEGATE_JWT_SECRET is required when MONGODB_URI is set (at least ${MIN_JWT_SECRET_LENGTH} characters)`,
+    )
+  }
+  if (config.cursorSecretGenerated) {
+    throw new ConfigError(
+      'CHANGEGATE_CURSOR_SECRET',
+      `CHANGEGATE_CURSOR_SECRET is required when MONGODB_URI is set and tokens come from an identity provider (at least ${MIN_CURSOR_SECRET_LENGTH} characters)`,
+    )
   }
 }

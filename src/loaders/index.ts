@@ -1,48 +1,63 @@
 import DataLoader from 'dataloader'
 import { ObjectId, type Db, type Document } from 'mongodb'
+import type { Model } from '../models/index.js'
 
 export type DocumentLoader = DataLoader<string, Document | null>
+
+/** Loaders by model type name, created on first use. */
 export interface Loaders {
-  readonly users: DocumentLoader
-  readonly orders: DocumentLoader
+  get(model: Model): DocumentLoader
 }
 
-/** Batches lookups by 24-hex id into one `$in` query, scoped to the tenant: other tenants' documents are null. */
+const HEX24 = /^[0-9a-fA-F]{24}$/
+
+/**
+ * Batches lookups by id (24-hex for ObjectId ids) into one `$in` query, scoped to the tenant: documents of other
+ * tenants are null. A model without a tenant field is not scoped.
+ */
 export function createDocumentLoader(
   db: Db,
-  collection: 'users' | 'orders',
+  model: Model,
   tenant: string,
   onBatch?: (collection: string, size: number) => void,
 ): DocumentLoader {
+  const { collection, tenantField, idType } = model
   return new DataLoader<string, Document | null>(
     async (ids) => {
       onBatch?.(collection, ids.length)
-      const docs = await db
-        .collection(collection)
-        .find({ _id: { $in: ids.map((id) => ObjectId.createFromHexString(id)) }, tenantId: tenant })
-        .toArray()
-      const byId = new Map(docs.map((d) => [(d._id as ObjectId).toHexString(), d]))
+      const keys = idType === 'ObjectId' ? ids.filter((id) => HEX24.test(id)).map((id) => ObjectId.createFromHexString(id)) : [...ids]
+      const query: Document = { _id: { $in: keys } }
+      if (tenantField !== null) query[tenantField] = { $eq: tenant }
+      const docs = keys.length > 0 ? await db.collection(collection).find(query).toArray() : []
+      const byId = new Map(docs.map((d) => [idKey(d._id), d]))
       return ids.map((id) => byId.get(id) ?? null)
     },
     { maxBatchSize: 500 },
   )
 }
 
-/** Per request (queries) or per event (subscriptions): one batched lookup however many fields ask. */
+const idKey = (id: unknown): string =>
+  id instanceof ObjectId ? id.toHexString() : typeof (id as { toHexString?: unknown })?.toHexString === 'function' ? (id as ObjectId).toHexString() : String(id)
+
+/** Per request (queries) or per event and tenant (subscriptions): one batched lookup per model however many fields ask. */
 export function createLoaders(db: Db, tenant: string, onBatch?: (collection: string, size: number) => void): Loaders {
+  const loaders = new Map<Model, DocumentLoader>()
   return {
-    users: createDocumentLoader(db, 'users', tenant, onBatch),
-    orders: createDocumentLoader(db, 'orders', tenant, onBatch),
+    get(model) {
+      let loader = loaders.get(model)
+      if (!loader) loaders.set(model, (loader = createDocumentLoader(db, model, tenant, onBatch)))
+      return loader
+    },
   }
 }
 
-const imageLoaders = new WeakMap<object, DocumentLoader>()
+const imageLoaders = new WeakMap<object, Loaders>()
 
-/** Binds a shared loader to a document every subscriber of one event receives. */
-export function bindLoader(doc: object, loader: DocumentLoader): void {
-  imageLoaders.set(doc, loader)
+/** Binds the loaders shared by every subscriber of one event to a document they all receive. */
+export function bindLoaders(doc: object, loaders: Loaders): void {
+  imageLoaders.set(doc, loaders)
 }
 
-export function boundLoader(doc: object): DocumentLoader | undefined {
+export function boundLoaders(doc: object): Loaders | undefined {
   return imageLoaders.get(doc)
 }

@@ -64,6 +64,13 @@ export interface ModelSpec {
   readonly relations?: Readonly<Record<string, RelationSpec>>
   /** Flat filter arguments on the change filter (and, for document comparisons, the list query's `filter`). */
   readonly shorthands?: Readonly<Record<string, ShorthandSpec>>
+  /** What `_id` holds: `ObjectId` (id arguments must be 24-hex) or `String`. Default `ObjectId`. */
+  readonly idType?: 'ObjectId' | 'String'
+  /**
+   * Also accept the document-filter shorthands as a flat `filter: <Model>Filter` argument on the list query
+   * (before `first`). Default false.
+   */
+  readonly listFilter?: boolean
   /** Subscription field name; default camelCase(type) + 'Changed'. */
   readonly subscription?: string
   /** List query name; default camelCase plural. */

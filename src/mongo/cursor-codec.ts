@@ -14,7 +14,7 @@ import type { ClusterTime, Position } from './position.js'
 export interface CursorPayload {
   readonly tenant: string
   /** null = valid for either collection (`changeCursor`, `orders.cursor`). */
-  readonly collection: 'orders' | 'users' | null
+  readonly collection: string | null
   readonly position: Position
 }
 
@@ -25,7 +25,7 @@ export interface CursorCodec {
    * INVALID_CURSOR when it is malformed, forged, of an unknown version, another tenant's, or bound to the other
    * collection.
    */
-  decode(cursor: string, expect: { tenant: string; collection: 'orders' | 'users' }): CursorPayload
+  decode(cursor: string, expect: { tenant: string; collection: string }): CursorPayload
 }
 
 export const CURSOR_VERSION = 1

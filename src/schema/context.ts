@@ -6,5 +6,6 @@ import type { GatewayServices } from '../services.js'
 export interface GraphQLContext {
   readonly auth: AuthContext
   readonly services: GatewayServices
+  /** Per request: one batched lookup per model. */
   readonly loaders: Loaders
 }

@@ -1,14 +1,31 @@
-import { builder } from './builder.js'
-import './types/scalars.js'
-import './types/enums.js'
-import './types/user.js'
-import './types/order.js'
-import './types/change-events.js'
-import './types/filters.js'
-import './subscriptions/order-changed.js'
-import './subscriptions/user-profile-updated.js'
-import './queries/orders.js'
-import './queries/users.js'
-import './queries/operations.js'
+import type { GraphQLSchema } from 'graphql'
+import type { ModelRegistry } from '../models/index.js'
+import { ConfigFileError } from '../models/index.js'
+import { createBuilder } from './builder.js'
+import { addModelEvents } from './models/events.js'
+import { addModelInputs } from './models/inputs.js'
+import { addModelOperations } from './models/operations.js'
+import { addModelTypes } from './models/outputs.js'
+import { addOperations } from './queries/operations.js'
+import { addCommonTypes } from './types/common.js'
+import { addScalars } from './types/scalars.js'
 
-export const schema = builder.toSchema({ sortSchema: false })
+/**
+ * The GraphQL schema of a configuration: for every model its type, change event, filters, subscription and
+ * queries, plus the operational queries. Throws {@link ConfigFileError} when the configuration's names collide.
+ */
+export function buildSchema(models: ModelRegistry): GraphQLSchema {
+  const builder = createBuilder()
+  addScalars(builder)
+  const common = addCommonTypes(builder)
+  const types = addModelTypes(builder, models)
+  const inputs = addModelInputs(builder, models, types, common)
+  const eventOf = addModelEvents(builder, models, types, common)
+  addModelOperations(builder, models, types, inputs, eventOf)
+  addOperations(builder)
+  try {
+    return builder.toSchema({ sortSchema: false })
+  } catch (error) {
+    throw new ConfigFileError(`configuration: the generated schema is invalid (${(error instanceof Error ? error.message : String(error)).split('\n')[0]})`)
+  }
+}

@@ -3,7 +3,7 @@ import { cursorExpired, GatewayError, internalError, streamInvalidated } from '.
 import { isHistoryLost, openHistory } from '../mongo/history.js'
 import type { Position } from '../mongo/position.js'
 import type { FilterEvaluator } from './dispatcher.js'
-import { parseStreamEvent, type Collection, type Delivery, type EventParser } from './stream-event.js'
+import type { Collection, Delivery, EventParser } from './stream-event.js'
 
 export interface CatchUpOptions {
   readonly mongoCollection: MongoCollection
@@ -12,7 +12,7 @@ export interface CatchUpOptions {
   readonly pipeline: Document[]
   readonly evaluate: FilterEvaluator
   /** Shared event parser (see createEventCache). */
-  readonly parse?: EventParser
+  readonly parse: EventParser
   /** Deliver every matching event strictly after `from`... */
   readonly from: Position
   /** ...up to and including `until` (where the live stream takes over). */
@@ -39,7 +39,7 @@ export function toGatewayError(error: unknown): GatewayError {
  * CURSOR_EXPIRED, never by jumping to "now".
  */
 export async function openCatchUp(options: CatchUpOptions): Promise<CatchUp> {
-  const parse = options.parse ?? parseStreamEvent
+  const { parse } = options
   let history
   try {
     history = await openHistory({

@@ -1,8 +1,8 @@
 import type { Document } from 'mongodb'
 import type { GatewayError } from '../errors.js'
-import { compileDocumentPredicate, compileEventPredicate, type DocumentPredicate, type EventPredicate } from './event-matcher.js'
-import type { CompiledFilter } from './filter-compiler.js'
-import { computeTransition } from './transitions.js'
+import { keyString, type CompiledFilter } from './filters/compiler.js'
+import { compileDocumentPredicate, compileEventPredicate, type DocumentPredicate, type EventPredicate } from './filters/matcher.js'
+import { computeTransition } from './filters/transitions.js'
 import type { Delivery, StreamEvent } from './stream-event.js'
 
 /** A subscriber as the dispatcher sees it. */
@@ -18,6 +18,8 @@ interface Group {
   readonly evaluate: FilterEvaluator
   readonly members: Set<Member>
   readonly slot: string
+  /** The filter's tenant and canonical pipeline: equal filters of one tenant share a group. */
+  readonly key: string
 }
 
 /** Decides what one filter's subscribers receive for one event: nothing, or a delivery with its transition. */
@@ -26,10 +28,10 @@ export type FilterEvaluator = (event: StreamEvent) => Delivery | undefined
 export function createFilterEvaluator(filter: CompiledFilter): FilterEvaluator {
   const matchesEvent: EventPredicate = compileEventPredicate(filter.pipeline)
   const matchesDocument: DocumentPredicate = compileDocumentPredicate(filter.documentFilter)
-  const { tenant } = filter
+  const { tenant, tenantField } = filter
   return (event) => {
-    if (!event.tenants.includes(tenant) || !matchesEvent(event.raw)) return undefined
-    const transition = computeTransition(event.before, event.after, tenant, matchesDocument)
+    if ((event.tenants !== null && !event.tenants.includes(tenant)) || !matchesEvent(event.raw)) return undefined
+    const transition = computeTransition(event.before, event.after, tenant, tenantField, matchesDocument)
     return transition ? { event, tenant, transition } : undefined
   }
 }
@@ -54,13 +56,6 @@ const slotOf = (filter: CompiledFilter) => {
   return field === undefined ? '*' : `${field}=${filter.indexKeys[field]}`
 }
 
-const keyString = (value: unknown): string | undefined => {
-  if (value == null) return undefined
-  if (typeof value === 'string') return value
-  if (typeof (value as { toHexString?: unknown }).toHexString === 'function') return (value as { toHexString(): string }).toHexString()
-  return String(value)
-}
-
 function fieldValues(event: StreamEvent, field: string): Array<string | undefined> {
   if (field === '_id') return [keyString((event.documentKey as Document)._id)]
   return [keyString(event.before?.[field]), keyString(event.after?.[field])]
@@ -72,15 +67,18 @@ export function createDispatcher(): Dispatcher {
   let size = 0
 
   const groupFor = (filter: CompiledFilter): Group => {
-    let group = groups.get(filter.canonical)
+    // Without a tenant field the pipeline does not name the tenant, but deliveries (and their cursors) still do.
+    const key = `${filter.tenant}\n${filter.canonical}`
+    let group = groups.get(key)
     if (group) return group
     group = {
       filter,
       evaluate: createFilterEvaluator(filter),
       members: new Set(),
       slot: slotOf(filter),
+      key,
     }
-    groups.set(filter.canonical, group)
+    groups.set(key, group)
     let index = tenants.get(filter.tenant)
     if (!index) tenants.set(filter.tenant, (index = { fields: new Map(), slots: new Map() }))
     const field = Object.keys(filter.indexKeys)[0]
@@ -92,7 +90,7 @@ export function createDispatcher(): Dispatcher {
   }
 
   const dropGroup = (group: Group) => {
-    groups.delete(group.filter.canonical)
+    groups.delete(group.key)
     const index = tenants.get(group.filter.tenant)
     if (!index) return
     const slot = index.slots.get(group.slot)
@@ -123,7 +121,7 @@ export function createDispatcher(): Dispatcher {
     },
     dispatch(event) {
       let deliveries = 0
-      for (const tenant of event.tenants) {
+      for (const tenant of event.tenants ?? tenants.keys()) {
         const index = tenants.get(tenant)
         if (!index) continue
         const candidates = new Set<Group>(index.slots.get('*'))

@@ -1,7 +1,7 @@
 import type { Db } from 'mongodb'
 import { internalError, slowConsumer } from '../errors.js'
 import type { Position } from '../mongo/position.js'
-import type { CompiledFilter } from './filter-compiler.js'
+import type { CompiledFilter } from './filters/compiler.js'
 import type { SharedStream, SharedStreamOptions, SharedStreamStatus, StreamObserver } from './shared-stream.js'
 import { createEventCache, type Collection, type Delivery } from './stream-event.js'
 import type { SubscriberQueue } from './subscriber-queue.js'
@@ -27,6 +27,11 @@ export interface StreamRegistryOptions {
   /** How long a stream without subscribers stays open (ms). Default 10,000. */
   readonly lingerMs?: number
   readonly observer?: StreamObserver
+  /** Called when a subscription starts listening, and once when it ends (whoever ends it). */
+  readonly onSubscriptionOpened?: (filter: CompiledFilter) => void
+  readonly onSubscriptionClosed?: (filter: CompiledFilter) => void
+  /** Where a collection's documents name their tenant (null: a collection without tenants). */
+  tenantFieldOf(collection: Collection): string | null
 }
 
 export interface SubscribeRequest {
@@ -39,6 +44,10 @@ export interface StreamRegistry {
   /** Resolves once the subscription listens: every matching change committed after it resolves is delivered. */
   subscribe(request: SubscribeRequest): Promise<SubscriberQueue<Delivery>>
   streamKey(collection: Collection): string
+  /** The pipeline of a collection's shared change stream: it reads every change once; filters run per subscriber group. */
+  streamPipeline(collection: Collection): object[]
+  /** Open subscriptions on this node with the same tenant and pipeline as `filter` (they share one evaluation). */
+  sharing(filter: CompiledFilter): number
   statuses(): SharedStreamStatus[]
   stop(): Promise<void>
 }
@@ -60,7 +69,9 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
   const lingerMs = options.lingerMs ?? 10_000
   const streamKey = (collection: Collection) => `${options.db.databaseName}.${collection}`
   const open = new Set<SubscriberQueue<Delivery>>()
-  const parse = createEventCache()
+  const groupSizes = new Map<string, number>()
+  const groupKey = (filter: CompiledFilter) => `${filter.tenant}\n${filter.canonical}`
+  const parse = createEventCache((collection) => options.tenantFieldOf(collection))
   // A subscription with events waiting that has read nothing for the timeout is a slow consumer.
   const stallCheck = setInterval(() => {
     const now = performance.now()
@@ -120,15 +131,28 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
         bufferSize: options.bufferSize,
         parse,
         onClose: () => {
-          if (holder.queue) open.delete(holder.queue)
+          if (holder.queue) {
+            open.delete(holder.queue)
+            const key = groupKey(filter)
+            const left = (groupSizes.get(key) ?? 1) - 1
+            if (left > 0) groupSizes.set(key, left)
+            else groupSizes.delete(key)
+            options.onSubscriptionClosed?.(filter)
+          }
           release(filter.collection, stream)
         },
       })
-      holder.queue = queue
-      if (!queue.closed) open.add(queue)
+      if (!queue.closed) {
+        holder.queue = queue
+        open.add(queue)
+        groupSizes.set(groupKey(filter), (groupSizes.get(groupKey(filter)) ?? 0) + 1)
+        options.onSubscriptionOpened?.(filter)
+      }
       return queue
     },
     streamKey,
+    streamPipeline: () => [],
+    sharing: (filter) => groupSizes.get(groupKey(filter)) ?? 0,
     statuses: () => [...streams.values()].map((s) => s.status()),
     async stop() {
       clearInterval(stallCheck)

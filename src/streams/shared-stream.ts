@@ -49,7 +49,7 @@ export interface SharedStreamOptions {
   readonly nodeId: string
   readonly observer?: StreamObserver
   /** Shared event parser (see createEventCache). */
-  readonly parse?: EventParser
+  readonly parse: EventParser
   /** Called once the stream ended (invalidated, failed or stopped). */
   readonly onEnded?: () => void
 }

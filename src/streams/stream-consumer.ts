@@ -2,7 +2,7 @@ import { ErrorCode, gatewayErrorFromCode, internalError } from '../errors.js'
 import type { StreamMessage } from '../fanout/types.js'
 import { comparePositions, type Position } from '../mongo/position.js'
 import { createDispatcher, type Member } from './dispatcher.js'
-import { INVALIDATING_EVENTS, parseStreamEvent, type Collection, type EventParser } from './stream-event.js'
+import { INVALIDATING_EVENTS, type Collection, type EventParser } from './stream-event.js'
 
 export interface StreamObserver {
   onEvent?(streamKey: string, lagMs: number): void
@@ -37,11 +37,11 @@ export function createStreamConsumer(options: {
   readonly collection: Collection
   readonly observer?: StreamObserver
   readonly onEnded?: (code: ErrorCode) => void
-  readonly parse?: EventParser
+  readonly parse: EventParser
 }): StreamConsumer {
   const { key, collection, observer } = options
   const dispatcher = createDispatcher()
-  const parse = options.parse ?? parseStreamEvent
+  const { parse } = options
   let position: Position | undefined
   let eventsReceived = 0
   let lastEventAt: Date | null = null

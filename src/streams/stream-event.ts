@@ -1,8 +1,9 @@
 import type { Document, Timestamp } from 'mongodb'
 import { positionFromEvent, type Position } from '../mongo/position.js'
-import type { Transition } from './transitions.js'
+import { tenantsOf, type Transition } from './filters/transitions.js'
 
-export type Collection = 'orders' | 'users'
+/** A collection's name in MONGODB_DB. */
+export type Collection = string
 
 /** One change event, parsed once and shared by every subscriber that receives it. */
 export interface StreamEvent {
@@ -17,8 +18,13 @@ export interface StreamEvent {
   readonly before: Document | null
   /** Post-image, when recorded (null for deletes). */
   readonly after: Document | null
-  /** Tenants the event concerns: tenantId of the pre- and post-image (a delete without pre-image concerns none). */
-  readonly tenants: readonly string[]
+  /** Where the collection's documents name their tenant; null for a collection without tenants. */
+  readonly tenantField: string | null
+  /**
+   * Tenants the event concerns: the tenant of the pre- and post-image (a delete without pre-image concerns none);
+   * null for a collection without tenants (it concerns every subscriber).
+   */
+  readonly tenants: readonly string[] | null
   /** Per-event memo shared by subscribers: cursors per tenant, loaders, serialized parts. */
   readonly memo: Map<string, unknown>
 }
@@ -39,28 +45,23 @@ export type EventParser = (collection: Collection, raw: Document) => StreamEvent
  * Parses through a bounded cache keyed by resume token, so everyone reading the same event — the live stream and
  * any number of subscribers catching up over it — shares one parse and one per-event memo (cursors, loaders).
  */
-export function createEventCache(maxEntries = 2000): EventParser {
+export function createEventCache(tenantFieldOf: (collection: Collection) => string | null, maxEntries = 2000): EventParser {
   const cache = new Map<string, StreamEvent>()
   return (collection, raw) => {
     const token = (raw._id as { _data?: unknown } | undefined)?._data
-    if (typeof token !== 'string') return parseStreamEvent(collection, raw)
+    if (typeof token !== 'string') return parseStreamEvent(collection, raw, tenantFieldOf(collection))
     const cached = cache.get(token)
     if (cached && cached.collection === collection) return cached
-    const event = parseStreamEvent(collection, raw)
+    const event = parseStreamEvent(collection, raw, tenantFieldOf(collection))
     cache.set(token, event)
     if (cache.size > maxEntries) cache.delete(cache.keys().next().value as string)
     return event
   }
 }
 
-export function parseStreamEvent(collection: Collection, raw: Document): StreamEvent {
+export function parseStreamEvent(collection: Collection, raw: Document, tenantField: string | null): StreamEvent {
   const before = (raw.fullDocumentBeforeChange as Document | null | undefined) ?? null
   const after = (raw.fullDocument as Document | null | undefined) ?? null
-  const tenants: string[] = []
-  const tb = before?.tenantId
-  const ta = after?.tenantId
-  if (typeof tb === 'string') tenants.push(tb)
-  if (typeof ta === 'string' && ta !== tb) tenants.push(ta)
   return {
     collection,
     raw,
@@ -71,7 +72,8 @@ export function parseStreamEvent(collection: Collection, raw: Document): StreamE
     wallTime: raw.wallTime as Date | undefined,
     before,
     after,
-    tenants,
+    tenantField,
+    tenants: tenantsOf(before, after, tenantField),
     memo: new Map(),
   }
 }

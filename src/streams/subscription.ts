@@ -3,7 +3,7 @@ import { slowConsumer } from '../errors.js'
 import { comparePositions, type Position } from '../mongo/position.js'
 import { openCatchUp, toGatewayError, type CatchUp } from './catch-up.js'
 import { createFilterEvaluator, type Member } from './dispatcher.js'
-import type { CompiledFilter } from './filter-compiler.js'
+import type { CompiledFilter } from './filters/compiler.js'
 import type { SharedStream } from './shared-stream.js'
 import type { Delivery, EventParser } from './stream-event.js'
 import { createSubscriberQueue, type SubscriberQueue } from './subscriber-queue.js'
@@ -16,7 +16,7 @@ export interface SubscriptionOptions {
   readonly mongoCollection: MongoCollection
   /** Deliveries queued for the consumer, and live deliveries held while it re-reads history. */
   readonly bufferSize: number
-  readonly parse?: EventParser
+  readonly parse: EventParser
   readonly onClose: () => void
 }
 

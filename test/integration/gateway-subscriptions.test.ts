@@ -173,7 +173,7 @@ describe('orderChanged', () => {
     const token = await gw.token('acme')
     const many = await queryTyped(gw.url, token, OrdersDocument, { filter: { status: Array(1000).fill('PENDING') } })
     expect(many.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT')
-    const long = await queryTyped(gw.url, token, OrdersDocument, { filter: { region: 'x'.repeat(1000) } })
+    const long = await queryTyped(gw.url, token, OrdersDocument, { filter: { region: 'x'.repeat(2000) } })
     expect(long.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT')
   })
 

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import { hostname } from 'node:os'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from '../../src/config/index.js'
+import { checkSecrets, ConfigError, loadConfig, type Config } from '../../src/config/index.js'
 
 const SECRET = 'x'.repeat(32)
 const REAL = { MONGODB_URI: 'mongodb://db1:27017,db2:27017/?replicaSet=rs0', CHANGEGATE_JWT_SECRET: SECRET }
@@ -139,7 +139,6 @@ describe('loadConfig', () => {
     [{ MONGODB_URI: 'http://db:27017' }, 'MONGODB_URI', 'MONGODB_URI must start with mongodb:// or mongodb+srv://'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL', 'REDIS_URL must start with redis:// or rediss://'],
     [{ MONGODB_DB: 'a.b' }, 'MONGODB_DB', 'MONGODB_DB must be a database name'],
-    [{ MONGODB_URI: REAL.MONGODB_URI }, 'CHANGEGATE_JWT_SECRET', 'CHANGEGATE_JWT_SECRET is required when MONGODB_URI is set'],
     [{ CHANGEGATE_JWT_SECRET: 'short' }, 'CHANGEGATE_JWT_SECRET', 'CHANGEGATE_JWT_SECRET must be at least 32 characters, got 5'],
     [{ CHANGEGATE_CURSOR_SECRET: 'short' }, 'CHANGEGATE_CURSOR_SECRET', 'CHANGEGATE_CURSOR_SECRET must be at least 16 characters'],
     [{ CHANGEGATE_ALLOWED_ORIGINS: 'https://ok.example.com,example.com' }, 'CHANGEGATE_ALLOWED_ORIGINS', 'got "example.com"'],
@@ -168,6 +167,24 @@ describe('loadConfig', () => {
     expect(error.variable).toBe(variable)
     expect(error.message).toContain(message)
     expect(error.message).not.toContain('\n')
+  })
+
+  it('requires the JWT secret with MONGODB_URI, or the cursor secret when tokens come from an identity provider', () => {
+    const real = loadConfig({ MONGODB_URI: REAL.MONGODB_URI })
+    const secretsError = (config: Config, jwks: boolean) => {
+      try {
+        checkSecrets(config, jwks)
+      } catch (error) {
+        return error as ConfigError
+      }
+      throw new Error('expected a ConfigError')
+    }
+    expect(secretsError(real, false).variable).toBe('CHANGEGATE_JWT_SECRET')
+    expect(secretsError(real, false).message).toContain('CHANGEGATE_JWT_SECRET is required when MONGODB_URI is set')
+    expect(secretsError(real, true).variable).toBe('CHANGEGATE_CURSOR_SECRET')
+    expect(() => checkSecrets(loadConfig({ MONGODB_URI: REAL.MONGODB_URI, CHANGEGATE_CURSOR_SECRET: 'shared-cursor-secret' }), true)).not.toThrow()
+    expect(() => checkSecrets(loadConfig(REAL), false)).not.toThrow()
+    expect(() => checkSecrets(loadConfig({}), false)).not.toThrow()
   })
 
   it('never echoes a secret or a connection string in its errors', () => {

@@ -1,14 +1,18 @@
 import { ObjectId, Timestamp, type Document } from 'mongodb'
 import { describe, expect, it } from 'vitest'
 import { createDispatcher, type Member } from '../../src/streams/dispatcher.js'
-import { compileOrderFilter, type OrderChangeFilter } from '../../src/streams/filter-compiler.js'
+import { compileOrderFilter } from '../fixtures/models.js'
+
+type OrderChangeFilter = Record<string, unknown>
 import { parseStreamEvent, type Delivery } from '../../src/streams/stream-event.js'
 
 let seq = 0
 function orderEvent(op: string, before: Document | null, after: Document | null, extra: Document = {}) {
   seq++
   const id = (after ?? before)?._id ?? new ObjectId()
-  return parseStreamEvent('orders', {
+  return parseStreamEvent(
+    'orders',
+    {
     _id: { _data: `82${(1000 + seq).toString(16).toUpperCase().padStart(8, '0')}00000001` },
     operationType: op,
     clusterTime: new Timestamp({ t: 1000 + seq, i: 1 }),
@@ -18,7 +22,9 @@ function orderEvent(op: string, before: Document | null, after: Document | null,
     ...(after ? { fullDocument: after } : {}),
     ...(before ? { fullDocumentBeforeChange: before } : {}),
     ...extra,
-  })
+    },
+    'tenantId',
+  )
 }
 
 function member(filter: OrderChangeFilter | null, tenant: string) {

@@ -2,8 +2,10 @@ import * as bson from 'bson'
 import { Query } from 'mingo'
 import { BSON, Decimal128, Double, Int32, Long, ObjectId, Timestamp, type Document } from 'mongodb'
 import { describe, expect, it } from 'vitest'
-import { compileDocumentPredicate, compileEventPredicate, normalizeBson } from '../../src/streams/event-matcher.js'
-import { compileOrderFilter, compileUserFilter, type OrderChangeFilter } from '../../src/streams/filter-compiler.js'
+import { compileDocumentPredicate, compileEventPredicate, normalizeBson } from '../../src/streams/filters/matcher.js'
+import { compileOrderFilter, compileUserFilter } from '../fixtures/models.js'
+
+type OrderChangeFilter = Record<string, unknown>
 
 const T = 'tenant-a'
 const OTHER = 'tenant-b'

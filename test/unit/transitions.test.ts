@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { compileDocumentPredicate } from '../../src/streams/event-matcher.js'
-import { compileOrderFilter } from '../../src/streams/filter-compiler.js'
-import { computeTransition, visibleImages } from '../../src/streams/transitions.js'
+import { compileDocumentPredicate } from '../../src/streams/filters/matcher.js'
+import { compileOrderFilter } from '../fixtures/models.js'
+import { computeTransition, visibleImages } from '../../src/streams/filters/transitions.js'
 
 const A = 'tenant-a'
 const B = 'tenant-b'
@@ -27,7 +27,7 @@ describe('computeTransition', () => {
     ['tenant change, old tenant, no filter', doc(A, 'pending'), doc(B, 'pending'), A, anything, 'LEFT'],
     ['tenantId missing', { _id: 1, status: 'shipped' }, { _id: 1, status: 'shipped' }, A, anything, null],
   ] as const)('%s → %s', (_name, before, after, tenant, matches, expected) => {
-    expect(computeTransition(before, after, tenant, matches)).toBe(expected)
+    expect(computeTransition(before, after, tenant, 'tenantId', matches)).toBe(expected)
   })
 })
 
@@ -35,9 +35,9 @@ describe('visibleImages', () => {
   it('hides the other tenant’s image on a tenant change', () => {
     const before = doc(A, 'shipped')
     const after = doc(B, 'shipped')
-    expect(visibleImages(before, after, A)).toEqual({ before, after: null })
-    expect(visibleImages(before, after, B)).toEqual({ before: null, after })
-    expect(visibleImages(before, doc(A, 'delivered'), A)).toEqual({ before, after: doc(A, 'delivered') })
-    expect(visibleImages(undefined, null, A)).toEqual({ before: null, after: null })
+    expect(visibleImages(before, after, A, 'tenantId')).toEqual({ before, after: null })
+    expect(visibleImages(before, after, B, 'tenantId')).toEqual({ before: null, after })
+    expect(visibleImages(before, doc(A, 'delivered'), A, 'tenantId')).toEqual({ before, after: doc(A, 'delivered') })
+    expect(visibleImages(undefined, null, A, 'tenantId')).toEqual({ before: null, after: null })
   })
 })

@@ -2,14 +2,23 @@ import { getVariableValues, Kind, parse, validate, type GraphQLSchema, type Oper
 import { getArgumentValues } from 'graphql/execution/values.js'
 import type { Document } from 'mongodb'
 import { badUserInput } from '../../errors.js'
-import { compileOrderFilter, compileUserFilter, type CompiledFilter } from '../../streams/filter-compiler.js'
+import { historyPipeline } from '../../mongo/history.js'
+import { compileChangeFilter } from '../../streams/filters/compiler.js'
 import type { GraphQLContext } from '../context.js'
 
 export interface SubscriptionPlan {
   readonly streamKey: string
   readonly collection: string
+  /** The subscription's compiled filter, as change stream `$match` stages (tenant included). */
   readonly pipeline: Document[]
+  /** Where the live filter runs: the shared stream reads every change once, the gateway filters per distinct filter. */
   readonly filterRunsIn: 'MONGODB' | 'GATEWAY'
+  /** The pipeline of the shared change stream the subscription joins. */
+  readonly streamPipeline: Document[]
+  /** What a catch-up (`after:`, or a subscriber that fell behind) sends to MongoDB. */
+  readonly catchUpPipeline: Document[]
+  /** Other subscriptions of this node with the same tenant and pipeline, evaluated once per event with it. */
+  readonly sharedWith: number
 }
 
 const MAX_QUERY_LENGTH = 10_000
@@ -36,14 +45,16 @@ export function planSubscription(schema: GraphQLSchema, query: string, variables
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], (variables ?? {}) as Record<string, unknown>)
   if (coerced.errors) throw badUserInput(`variables are invalid: ${coerced.errors[0].message}`)
   const args = getArgumentValues(fieldDef, field, coerced.coerced)
-  let compiled: CompiledFilter
-  if (field.name.value === 'orderChanged') compiled = compileOrderFilter(args.filter as never, ctx.auth.tenant)
-  else if (field.name.value === 'userProfileUpdated') compiled = compileUserFilter(args.filter as never, ctx.auth.tenant)
-  else throw badUserInput(`${field.name.value} has no change stream plan`)
+  const model = ctx.services.models.bySubscription(field.name.value)
+  if (!model) throw badUserInput(`${field.name.value} has no change stream plan`)
+  const compiled = compileChangeFilter(model, args.filter, ctx.auth.tenant)
   return {
     streamKey: ctx.services.registry.streamKey(compiled.collection),
     collection: compiled.collection,
     pipeline: compiled.pipeline,
     filterRunsIn: 'GATEWAY',
+    streamPipeline: ctx.services.registry.streamPipeline(compiled.collection),
+    catchUpPipeline: historyPipeline(compiled.pipeline),
+    sharedWith: ctx.services.registry.sharing(compiled),
   }
 }

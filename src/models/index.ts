@@ -1,0 +1,7 @@
+export { defineConfig } from './types.js'
+export type * from './types.js'
+export { loadModels, type LoadedModels } from './load.js'
+export { ConfigFileError, resolveConfig } from './validate.js'
+export type { Model, ModelNames, ModelRegistry, ResolvedRelation, ResolvedShorthand } from './registry.js'
+export type { EnumField, EnumValue, ObjectField, ResolvedField, ScalarField } from './field-types.js'
+export { demoConfig } from './demo-config.js'
