@@ -1,0 +1,116 @@
+/**
+ * The generated configuration as text: a `.ts`/`.mjs`/`.js` module with `defineConfig` and comments, or plain
+ * JSON. Keys keep the order inference gave them (sorted field names), so the same data gives the same file.
+ */
+import type { ModelSpec } from '../types.js'
+import { TENANT_FIELD_NAMES, type InferredModel } from './infer-model.js'
+
+export const OUTPUT_FORMATS = { '.ts': 'module', '.mts': 'module', '.mjs': 'module', '.js': 'module', '.json': 'json' } as const
+export type OutputFormat = (typeof OUTPUT_FORMATS)[keyof typeof OUTPUT_FORMATS]
+
+/** Lines longer than this are broken, one key per line. */
+const WIDTH = 110
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
+
+const quote = (text: string): string =>
+  `'${JSON.stringify(text).slice(1, -1).replace(/\\"/g, '"').replace(/'/g, "\\'")}'`
+const key = (name: string): string => (IDENTIFIER.test(name) ? name : quote(name))
+
+function inline(value: unknown): string {
+  if (typeof value === 'string') return quote(value)
+  if (value === null || typeof value !== 'object') return String(value)
+  const entries = Object.entries(value)
+  return entries.length === 0 ? '{}' : `{ ${entries.map(([name, item]) => `${key(name)}: ${inline(item)}`).join(', ')} }`
+}
+
+/** A value after `prefix` at `indent`: on one line when it fits, else one key per line. */
+function render(value: unknown, indent: string, prefix: string): string {
+  const short = inline(value)
+  if (value === null || typeof value !== 'object' || indent.length + prefix.length + short.length + 1 <= WIDTH) return short
+  const inner = `${indent}  `
+  const lines = Object.entries(value).map(([name, item]) => `${inner}${key(name)}: ${render(item, inner, `${key(name)}: `)},`)
+  return `{\n${lines.join('\n')}\n${indent}}`
+}
+
+function sourceSentence(model: InferredModel): string {
+  const { collection } = model.spec
+  if (model.source.kind === 'validator') return `${collection}: fields from its $jsonSchema validator.`
+  const n = model.source.documents
+  if (n === 0) return `${collection}: no validator and no documents to sample; add its fields.`
+  return `${collection}: fields from ${n} sampled document${n === 1 ? '' : 's'}.`
+}
+
+/** The one-line note for a model without a tenant field. */
+export function tenantNote(model: InferredModel): string {
+  return (
+    `No tenant field found (${TENANT_FIELD_NAMES.join(', ')}): every authenticated caller sees every ${model.name}. ` +
+    `To scope it, set tenantField to the dotted path of the tenant in the document.`
+  )
+}
+
+/** What the generator printed for each model: `Ticket ← tickets (validator, tenant field orgId)`. */
+export function summaryLine(model: InferredModel): string {
+  const source = model.source.kind === 'validator' ? 'validator' : `${model.source.documents} sampled documents`
+  const tenant = model.spec.tenantField ? `tenant field ${model.spec.tenantField}` : 'no tenant field'
+  const skipped = model.skipped.length ? `, ${model.skipped.length} field${model.skipped.length === 1 ? '' : 's'} skipped` : ''
+  return `${model.name} ← ${model.spec.collection} (${source}, ${tenant}${skipped})`
+}
+
+function wrapComment(text: string, indent: string): string[] {
+  const lines: string[] = []
+  let line = ''
+  for (const word of text.split(' ')) {
+    if (line && indent.length + 3 + line.length + 1 + word.length > WIDTH) {
+      lines.push(line)
+      line = word
+    } else line = line ? `${line} ${word}` : word
+  }
+  if (line) lines.push(line)
+  return lines.map((text) => `${indent}// ${text}`)
+}
+
+function renderModel(model: InferredModel): string[] {
+  const indent = '    '
+  const inner = `${indent}  `
+  const spec: ModelSpec = model.spec
+  const lines = wrapComment(sourceSentence(model), indent)
+  for (const { path, reason } of model.skipped) lines.push(...wrapComment(`Skipped ${quote(path)}: ${reason}.`, indent))
+  lines.push(`${indent}${key(model.name)}: {`, `${inner}collection: ${quote(spec.collection)},`)
+  if (spec.tenantField === null) lines.push(...wrapComment(tenantNote(model), inner))
+  lines.push(`${inner}tenantField: ${spec.tenantField === null ? 'null' : quote(spec.tenantField)},`)
+  const fields = Object.entries(spec.fields)
+  if (fields.length === 0) lines.push(`${inner}fields: {},`)
+  else {
+    lines.push(`${inner}fields: {`)
+    for (const [name, field] of fields) lines.push(`${inner}  ${key(name)}: ${render(field, `${inner}  `, `${key(name)}: `)},`)
+    lines.push(`${inner}},`)
+  }
+  lines.push(`${indent}},`)
+  return lines
+}
+
+/** A configuration module: `import { defineConfig } from 'changegate'` and the models as its default export. */
+export function renderModule(models: readonly InferredModel[], database: string): string {
+  const header = wrapComment(
+    `Written by \`npm run init\` from the collections of database ${quote(database)}. Review the fields, add ` +
+      `filterable fields, relations and shorthands where you need them (README, "Start from existing data"), then ` +
+      '`npm start` with CHANGEGATE_CONFIG pointing here (or keep the default name changegate.config.ts).',
+    '',
+  )
+  return [
+    ...header,
+    "import { defineConfig } from 'changegate'",
+    '',
+    'export default defineConfig({',
+    '  models: {',
+    ...models.flatMap(renderModel),
+    '  },',
+    '})',
+    '',
+  ].join('\n')
+}
+
+/** Plain JSON: the same models, no comments (the tenant notes go to stderr instead). */
+export function renderJson(models: readonly InferredModel[]): string {
+  return `${JSON.stringify({ models: Object.fromEntries(models.map((model) => [model.name, model.spec])) }, null, 2)}\n`
+}
