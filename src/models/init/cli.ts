@@ -7,7 +7,7 @@ import { writeFileSync, existsSync } from 'node:fs'
 import { extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { MongoClient } from 'mongodb'
-import { OUTPUT_FORMATS, renderJson, renderModule, summaryLine, tenantNote, type OutputFormat } from './emit.js'
+import { OUTPUT_FORMATS, hasFields, renderJson, renderModule, summaryLine, tenantNote, type OutputFormat } from './emit.js'
 import { inferModel, type InferredModel } from './infer-model.js'
 import { uniqueModelNames } from './names.js'
 import { readCollections } from './read-database.js'
@@ -118,6 +118,8 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   await client.close()
   if (models.length === 0) fail(`database '${options.db}' has no collections (is --db right?)`, 2)
+  const served = models.filter(hasFields)
+  if (served.length === 0) fail(`no collection of database '${options.db}' has a validator or documents to sample`, 2)
 
   const text = options.format === 'json' ? renderJson(models) : renderModule(models, options.db)
   try {
@@ -127,9 +129,9 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   for (const model of models) process.stdout.write(`${summaryLine(model)}\n`)
   if (options.format === 'json') {
-    for (const model of models) if (model.spec.tenantField === null) process.stderr.write(`${model.name}: ${tenantNote(model)}\n`)
+    for (const model of served) if (model.spec.tenantField === null) process.stderr.write(`${model.name}: ${tenantNote(model)}\n`)
   }
-  process.stderr.write(`wrote ${options.out} (${models.length} model${models.length === 1 ? '' : 's'})\n`)
+  process.stderr.write(`wrote ${options.out} (${served.length} model${served.length === 1 ? '' : 's'})\n`)
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main(process.argv.slice(2))

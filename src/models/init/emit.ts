@@ -32,12 +32,12 @@ function render(value: unknown, indent: string, prefix: string): string {
   return `{\n${lines.join('\n')}\n${indent}}`
 }
 
+const sampled = (n: number): string => `${n} sampled document${n === 1 ? '' : 's'}`
+
 function sourceSentence(model: InferredModel): string {
   const { collection } = model.spec
   if (model.source.kind === 'validator') return `${collection}: fields from its $jsonSchema validator.`
-  const n = model.source.documents
-  if (n === 0) return `${collection}: no validator and no documents to sample; add its fields.`
-  return `${collection}: fields from ${n} sampled document${n === 1 ? '' : 's'}.`
+  return `${collection}: fields from ${sampled(model.source.documents)}.`
 }
 
 /** The one-line note for a model without a tenant field. */
@@ -48,9 +48,10 @@ export function tenantNote(model: InferredModel): string {
   )
 }
 
-/** What the generator printed for each model: `Ticket ← tickets (validator, tenant field orgId)`. */
+/** What the generator prints for each collection: `Ticket ← tickets (validator, tenant field orgId)`. */
 export function summaryLine(model: InferredModel): string {
-  const source = model.source.kind === 'validator' ? 'validator' : `${model.source.documents} sampled documents`
+  if (!hasFields(model)) return `left out ${leftOutNote(model)}`
+  const source = model.source.kind === 'validator' ? 'validator' : sampled(model.source.documents)
   const tenant = model.spec.tenantField ? `tenant field ${model.spec.tenantField}` : 'no tenant field'
   const skipped = model.skipped.length ? `, ${model.skipped.length} field${model.skipped.length === 1 ? '' : 's'} skipped` : ''
   return `${model.name} ← ${model.spec.collection} (${source}, ${tenant}${skipped})`
@@ -78,19 +79,31 @@ function renderModel(model: InferredModel): string[] {
   lines.push(`${indent}${key(model.name)}: {`, `${inner}collection: ${quote(spec.collection)},`)
   if (spec.tenantField === null) lines.push(...wrapComment(tenantNote(model), inner))
   lines.push(`${inner}tenantField: ${spec.tenantField === null ? 'null' : quote(spec.tenantField)},`)
-  const fields = Object.entries(spec.fields)
-  if (fields.length === 0) lines.push(`${inner}fields: {},`)
-  else {
-    lines.push(`${inner}fields: {`)
-    for (const [name, field] of fields) lines.push(`${inner}  ${key(name)}: ${render(field, `${inner}  `, `${key(name)}: `)},`)
-    lines.push(`${inner}},`)
+  lines.push(`${inner}fields: {`)
+  for (const [name, field] of Object.entries(spec.fields)) {
+    lines.push(`${inner}  ${key(name)}: ${render(field, `${inner}  `, `${key(name)}: `)},`)
   }
-  lines.push(`${indent}},`)
+  lines.push(`${inner}},`, `${indent}},`)
   return lines
 }
 
-/** A configuration module: `import { defineConfig } from 'changegate'` and the models as its default export. */
-export function renderModule(models: readonly InferredModel[], database: string): string {
+/** Why a collection has no model: `events: no validator and no documents to sample`. */
+export function leftOutNote(model: InferredModel): string {
+  const { collection } = model.spec
+  if (model.source.kind === 'sample' && model.source.documents === 0) return `${collection}: no validator and no documents to sample`
+  return `${collection}: none of its fields has a GraphQL type`
+}
+
+/** Whether the model has something to serve; one without fields is left out of the configuration. */
+export const hasFields = (model: InferredModel): boolean => Object.keys(model.spec.fields).length > 0
+
+/**
+ * A configuration module: `import { defineConfig } from 'changegate'` and the models as its default export;
+ * models without fields are listed in a comment.
+ */
+export function renderModule(all: readonly InferredModel[], database: string): string {
+  const models = all.filter(hasFields)
+  const leftOut = all.filter((model) => !hasFields(model))
   const header = wrapComment(
     `Written by \`npm run init\` from the collections of database ${quote(database)}. Review the fields, add ` +
       `filterable fields, relations and shorthands where you need them (README, "Start from existing data"), then ` +
@@ -104,6 +117,7 @@ export function renderModule(models: readonly InferredModel[], database: string)
     'export default defineConfig({',
     '  models: {',
     ...models.flatMap(renderModel),
+    ...leftOut.flatMap((model) => wrapComment(`Left out ${leftOutNote(model)}.`, '    ')),
     '  },',
     '})',
     '',
@@ -111,6 +125,7 @@ export function renderModule(models: readonly InferredModel[], database: string)
 }
 
 /** Plain JSON: the same models, no comments (the tenant notes go to stderr instead). */
-export function renderJson(models: readonly InferredModel[]): string {
-  return `${JSON.stringify({ models: Object.fromEntries(models.map((model) => [model.name, model.spec])) }, null, 2)}\n`
+export function renderJson(all: readonly InferredModel[]): string {
+  const models = all.filter(hasFields).map((model) => [model.name, model.spec])
+  return `${JSON.stringify({ models: Object.fromEntries(models) }, null, 2)}\n`
 }

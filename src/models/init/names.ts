@@ -60,12 +60,14 @@ export function uniqueModelNames(collections: readonly string[]): string[] {
 /** CONSTANT_CASE GraphQL value for a stored string: `in-progress` and `inProgress` → `IN_PROGRESS`. */
 export function enumValueName(stored: string): string {
   const constant = stored
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .split(/[^A-Za-z0-9]+/)
     .filter(Boolean)
     .join('_')
     .toUpperCase()
-  if (!constant) return 'EMPTY'
+  if (!constant) return stored === '' ? 'EMPTY' : 'VALUE'
   const name = /^[0-9]/.test(constant) ? `V_${constant}` : constant
   return isGraphqlName(name) ? name : `V_${name}`
 }
