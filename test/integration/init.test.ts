@@ -78,6 +78,7 @@ describe('npm run init', () => {
       'Ticket ← tickets (validator, tenant field orgId)',
     ])
     expect(result.stderr).toContain('Category: No tenant field found')
+    expect(result.stderr).toContain("OrderItem: skipped 'unit-price': not a valid GraphQL name")
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual({
       models: {
         Category: { collection: 'categories', tenantField: null, fields: { label: 'String!' } },

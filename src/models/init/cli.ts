@@ -1,7 +1,8 @@
 /**
  * `npm run init -- --uri URI [--db NAME] [--out FILE] [--force]`
- * Writes a configuration file for the collections of a database. Bad arguments: one line, exit 2; MongoDB
- * unreachable: one line, exit 1.
+ * Writes a configuration file for the collections of a database and prints one line per model. JSON output
+ * cannot hold comments, so its notes (skipped fields, models without a tenant field) go to stderr. Bad arguments
+ * or an existing file: one line, exit 2; MongoDB unreachable: one line, exit 1.
  */
 import { writeFileSync, existsSync } from 'node:fs'
 import { extname, resolve } from 'node:path'
@@ -129,7 +130,10 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   for (const model of models) process.stdout.write(`${summaryLine(model)}\n`)
   if (options.format === 'json') {
-    for (const model of served) if (model.spec.tenantField === null) process.stderr.write(`${model.name}: ${tenantNote(model)}\n`)
+    for (const model of served) {
+      for (const { path, reason } of model.skipped) process.stderr.write(`${model.name}: skipped '${path}': ${reason}\n`)
+      if (model.spec.tenantField === null) process.stderr.write(`${model.name}: ${tenantNote(model)}\n`)
+    }
   }
   process.stderr.write(`wrote ${options.out} (${served.length} model${served.length === 1 ? '' : 's'})\n`)
 }
