@@ -1,10 +1,13 @@
 import { KeyObject } from 'node:crypto'
+import { once } from 'node:events'
 import { exportSPKI, SignJWT } from 'jose'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import type { AuthSpec } from '../../src/models/types.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { createAuthenticator, type Authenticator, type AuthenticatorOptions } from '../../src/server/auth.js'
 import { createIdpKey, IDP_AUDIENCE, IDP_ISSUER, idpToken, startJwksServer, type IdpKey, type JwksServer } from '../fixtures/jwks.js'
+import { startToyGateway, type ToyGateway } from '../fixtures/toy-schema.js'
 
 const ORG_CLAIM = 'https://changegate.test/org'
 const FORBIDDEN = { message: 'Forbidden', extensions: { code: 'UNAUTHENTICATED' } }
@@ -298,5 +301,73 @@ describe('JWKS endpoint unavailable', () => {
     const unknown = await timed(auth, await idpToken(other, claims()))
     expect(unknown.accepted).toBe(false)
     expect(unknown.ms).toBeLessThan(2000)
+  })
+})
+
+describe('JWKS authenticator behind the transports', () => {
+  /** A graphql-transport-ws socket; resolves `ready` with the first answer to connection_init. */
+  async function connect(gw: ToyGateway, authorization: string) {
+    const socket = new WebSocket(gw.wsUrl, 'graphql-transport-ws')
+    const messages: Array<{ type: string; payload?: unknown }> = []
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    )
+    socket.on('message', (data) => messages.push(JSON.parse(String(data))))
+    socket.on('error', () => undefined)
+    await once(socket, 'open')
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization } }))
+    return { socket, messages, closed }
+  }
+
+  const post = async (gw: ToyGateway, authorization: string) => {
+    const response = await fetch(gw.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization },
+      body: JSON.stringify({ query: '{ whoami }' }),
+    })
+    return { status: response.status, body: await response.json() }
+  }
+
+  it('HTTP 401 and WebSocket 4403 "Forbidden" for bad tokens; RS256 tokens served; an IdP outage spares known keys', async () => {
+    const server = await idp([rsa])
+    const gw = await startToyGateway({ authenticator: authenticatorFor(server, {}, { jwksCooldownMs: 0, jwksTimeoutMs: 1000 }) })
+    try {
+      const good = bearer(await idpToken(rsa, claims('globex')))
+      const bad = [
+        bearer(await idpToken(rsa, claims('globex'), { aud: 'another-api' })),
+        bearer(await idpToken(other, claims('globex'))),
+        bearer(await new SignJWT(claims('globex')).setProtectedHeader({ alg: 'HS256', kid: rsa.kid }).setIssuer(IDP_ISSUER).setAudience(IDP_AUDIENCE).setExpirationTime('1h').sign(new TextEncoder().encode(await exportSPKI(rsa.publicKey)))),
+      ]
+
+      expect(await post(gw, good)).toEqual({ status: 200, body: { data: { whoami: 'globex' } } })
+      for (const authorization of bad) {
+        expect(await post(gw, authorization)).toEqual({ status: 401, body: { errors: [{ message: 'Unauthorized', extensions: { code: 'UNAUTHENTICATED' } }] } })
+        const refused = await connect(gw, authorization)
+        expect(await refused.closed).toEqual({ code: 4403, reason: 'Forbidden' })
+        expect(refused.messages).toEqual([])
+      }
+
+      const live = await connect(gw, good)
+      await expect.poll(() => live.messages[0]).toEqual({ type: 'connection_ack' })
+      live.socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { ticks(count: 40, intervalMs: 50) }' } }))
+      const ticks = () => live.messages.filter((m) => m.type === 'next').length
+      await expect.poll(ticks).toBeGreaterThan(2)
+
+      // The identity provider goes away: the open subscription keeps running, known keys keep verifying.
+      await server.down()
+      const delivered = ticks()
+      await expect.poll(ticks).toBeGreaterThan(delivered + 2)
+      expect(live.messages.every((m) => m.type === 'connection_ack' || m.type === 'next')).toBe(true)
+      expect(await post(gw, good)).toEqual({ status: 200, body: { data: { whoami: 'globex' } } })
+      const second = await connect(gw, good)
+      await expect.poll(() => second.messages[0]).toEqual({ type: 'connection_ack' })
+      const unknown = await connect(gw, bearer(await idpToken(other, claims('globex'), { kid: 'never-published' })))
+      expect(await unknown.closed).toEqual({ code: 4403, reason: 'Forbidden' })
+
+      for (const socket of [live.socket, second.socket]) socket.close(1000)
+      await Promise.all([live.closed, second.closed])
+    } finally {
+      await gw.stop()
+    }
   })
 })
