@@ -88,7 +88,7 @@ export function createApp(config: Config): App {
     stops.push(() => clearInterval(gaugeStreams))
 
     const cursors = createCursorCodec(config.cursorSecret)
-    const authenticator = createAuthenticator({ secret: config.jwtSecret })
+    const authenticator = createAuthenticator({ secret: config.jwtSecret, logger })
     const startedAt = new Date()
     let address = ''
 
