@@ -276,6 +276,34 @@ describe('JWKS endpoint unavailable', () => {
     expect(unknown.ms).toBeLessThan(1000)
   })
 
+  it('broken answers (HTTP 500, HTML, JSON without keys) refuse new keys, keep cached ones, and are logged', async () => {
+    const server = await idp([rsa])
+    const lines: Array<Record<string, unknown>> = []
+    const logger = createLogger({ level: 'warn', nodeId: 'jwks', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } })
+    const auth = authenticatorFor(server, {}, { jwksCooldownMs: 0, jwksRetryMs: 0, jwksMaxAgeMs: 50, logger })
+    const known = await idpToken(rsa, claims('known'))
+    const unknown = await idpToken(other, claims('new'))
+    expect((await auth.authenticate(bearer(known))).tenant).toBe('known')
+    server.publish([rsa, other])
+    for (const answer of [
+      { status: 500, body: 'upstream error' },
+      { status: 200, body: '<html>maintenance</html>' },
+      { status: 200, body: '{"keys":"none"}' },
+    ]) {
+      server.misbehave(answer)
+      await sleep(60)
+      const failures = lines.length
+      expect((await auth.authenticate(bearer(known))).tenant).toBe('known')
+      await expect(auth.authenticate(bearer(unknown))).rejects.toMatchObject(FORBIDDEN)
+      expect(lines.length).toBeGreaterThan(failures)
+    }
+    expect(lines.map((l) => String(l.err))).toEqual(
+      expect.arrayContaining([expect.stringContaining('HTTP 500'), expect.stringContaining('JSON'), expect.stringContaining('"keys"')]),
+    )
+    server.misbehave(null)
+    expect((await auth.authenticate(bearer(unknown))).tenant).toBe('new')
+  })
+
   it('slow: a JWKS response slower than the timeout fails the token instead of hanging', async () => {
     const server = await idp([rsa])
     server.delay(10_000)

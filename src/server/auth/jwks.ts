@@ -48,11 +48,11 @@ export function createJwksKeys(options: JwksKeysOptions): JwksKeys {
       const response = await fetch(href, init)
       if (response.status !== 200) throw new Error(`JWKS endpoint answered HTTP ${response.status}`)
       const body = await response.text()
-      JSON.parse(body)
+      if (!isKeySet(JSON.parse(body))) throw new Error('JWKS response has no "keys" array')
       return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } })
     } catch (error) {
       failedAt = Date.now()
-      logger?.warn({ jwksUrl: url.href, err: describeFailure(error) }, 'JWKS fetch failed; cached keys stay in use')
+      logger?.warn({ jwksUrl: url.href, err: describeFailure(error), keysCached: cache.uat !== undefined }, 'JWKS fetch failed')
       throw error
     }
   }
@@ -63,6 +63,7 @@ export function createJwksKeys(options: JwksKeysOptions): JwksKeys {
     // Staleness is handled below, off the caller's path; jose would otherwise wait for (and fail with) the refetch.
     cacheMaxAge: Number.POSITIVE_INFINITY,
     [customFetch]: fetchKeys,
+    // jose records each applied key set here (`uat`: when); nothing else writes it.
     [jwksCache]: cache as ExportedJWKSCache,
   })
 
@@ -73,6 +74,9 @@ export function createJwksKeys(options: JwksKeysOptions): JwksKeys {
     return remote(header, token)
   }
 }
+
+const isKeySet = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && Array.isArray((value as { keys?: unknown }).keys)
 
 /** A short, token-free description of a fetch failure for the log. */
 function describeFailure(error: unknown): string {
