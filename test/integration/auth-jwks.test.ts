@@ -1,6 +1,6 @@
 import { KeyObject } from 'node:crypto'
 import { once } from 'node:events'
-import { exportSPKI, SignJWT } from 'jose'
+import { exportSPKI, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import type { AuthSpec } from '../../src/models/types.js'
@@ -51,7 +51,18 @@ function authenticatorFor(server: JwksServer, spec: Omit<AuthSpec, 'jwksUrl'> = 
 }
 
 const claims = (tenant = 'acme') => ({ sub: 'user-1', [ORG_CLAIM]: tenant })
+
+/** A token with the issuer, audience and expiry the provider would set, but a header and key of the test's choosing. */
+const crafted = (header: JWTHeaderParameters, payload: JWTPayload, key: Parameters<SignJWT['sign']>[0]) =>
+  new SignJWT(payload).setProtectedHeader(header).setIssuer(IDP_ISSUER).setAudience(IDP_AUDIENCE).setExpirationTime('1h').sign(key)
 const bearer = (token: string) => `Bearer ${token}`
+
+/** A logger whose JSON lines land in `lines`. */
+function capturedLog(level: 'debug' | 'warn') {
+  const lines: Array<Record<string, unknown>> = []
+  const logger = createLogger({ level, nodeId: 'jwks', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } })
+  return { lines, logger }
+}
 
 /** Resolves to how long `authenticate` took and whether it accepted. */
 async function timed(auth: Authenticator, token: string) {
@@ -89,8 +100,8 @@ describe('JWKS authenticator', () => {
 
   it('refuses every token it cannot fully verify, with the same error', async () => {
     const server = await idp([rsa, ec])
-    const reasons: string[] = []
-    const logger = createLogger({ level: 'debug', nodeId: 'jwks', destination: { write: (line: string) => void reasons.push(String(JSON.parse(line).reason)) } })
+    const { lines, logger } = capturedLog('debug')
+    const reasons = () => lines.map((l) => String(l.reason))
     const auth = authenticatorFor(server, {}, { jwksCooldownMs: 60_000, logger })
     const pem = await exportSPKI(rsa.publicKey)
     const cases: Array<[string, () => Promise<string>]> = [
@@ -107,28 +118,31 @@ describe('JWKS authenticator', () => {
       ['forged: published kid, unpublished key', () => idpToken(other, claims(), { kid: rsa.kid })],
       [
         'wrong alg: PS256 header on an RS256 key',
-        () => new SignJWT(claims()).setProtectedHeader({ alg: 'PS256', kid: rsa.kid }).setIssuer(IDP_ISSUER).setAudience(IDP_AUDIENCE).setExpirationTime('1h').sign(KeyObject.from(rsa.privateKey)),
+        () => crafted({ alg: 'PS256', kid: rsa.kid }, claims(), KeyObject.from(rsa.privateKey)),
       ],
       ['wrong alg: RSA key under an ES256 kid', () => idpToken({ ...rsa, alg: 'RS256' }, claims(), { kid: ec.kid })],
       [
         'HS256 signed with the public key (PEM)',
-        () => new SignJWT(claims()).setProtectedHeader({ alg: 'HS256', kid: rsa.kid }).setIssuer(IDP_ISSUER).setAudience(IDP_AUDIENCE).setExpirationTime('1h').sign(new TextEncoder().encode(pem)),
+        () => crafted({ alg: 'HS256', kid: rsa.kid }, claims(), new TextEncoder().encode(pem)),
       ],
       [
         'HS256 signed with the public key (JWK modulus)',
-        () => new SignJWT(claims()).setProtectedHeader({ alg: 'HS256', kid: rsa.kid }).setIssuer(IDP_ISSUER).setAudience(IDP_AUDIENCE).setExpirationTime('1h').sign(Buffer.from(rsa.jwk.n!, 'base64url')),
+        () => crafted({ alg: 'HS256', kid: rsa.kid }, claims(), Buffer.from(rsa.jwk.n!, 'base64url')),
       ],
-      ['alg none', async () => (`${b64({ alg: 'none', kid: rsa.kid })}.${b64({ ...claims(), iss: IDP_ISSUER, aud: IDP_AUDIENCE, exp: now() + 600 })}.`)],
+      [
+        'alg none',
+        async () => `${b64({ alg: 'none', kid: rsa.kid })}.${b64({ ...claims(), iss: IDP_ISSUER, aud: IDP_AUDIENCE, exp: now() + 600 })}.`,
+      ],
       [
         'a key embedded in the header (jwk)',
         async () => {
           const { kid: _kid, alg: _alg, use: _use, ...jwk } = other.jwk
-          return new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', jwk }).setIssuer(IDP_ISSUER).setAudience(IDP_AUDIENCE).setExpirationTime('1h').sign(other.privateKey)
+          return crafted({ alg: 'RS256', jwk }, claims(), other.privateKey)
         },
       ],
       [
         'a key URL in the header (jku)',
-        () => new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', kid: other.kid, jku: 'http://127.0.0.1:9/jwks.json' }).setIssuer(IDP_ISSUER).setAudience(IDP_AUDIENCE).setExpirationTime('1h').sign(other.privateKey),
+        () => crafted({ alg: 'RS256', kid: other.kid, jku: 'http://127.0.0.1:9/jwks.json' }, claims(), other.privateKey),
       ],
       ['a tampered payload', () => idpToken(rsa, claims()).then((t) => {
         const [header, , signature] = t.split('.')
@@ -138,7 +152,7 @@ describe('JWKS authenticator', () => {
     const refusals: Record<string, string | undefined> = {}
     for (const [name, token] of cases) {
       const outcome = await timed(auth, await token())
-      refusals[name] = outcome.accepted ? 'ACCEPTED' : reasons.at(-1)
+      refusals[name] = outcome.accepted ? 'ACCEPTED' : reasons().at(-1)
     }
     // Each refusal came from the check it was meant to hit (the reason is logged at debug, never sent).
     expect(refusals).toEqual({
@@ -227,8 +241,7 @@ describe('JWKS endpoint unavailable', () => {
   it('down at start: tokens are refused quickly, nothing crashes; accepted once it is up', async () => {
     const server = await idp([rsa])
     await server.down()
-    const lines: Array<Record<string, unknown>> = []
-    const logger = createLogger({ level: 'warn', nodeId: 'jwks', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } })
+    const { lines, logger } = capturedLog('warn')
     const auth = authenticatorFor(server, {}, { jwksRetryMs: 100, logger })
     const token = await idpToken(rsa, claims())
     for (let i = 0; i < 5; i++) {
@@ -278,8 +291,7 @@ describe('JWKS endpoint unavailable', () => {
 
   it('broken answers (HTTP 500, HTML, JSON without keys) refuse new keys, keep cached ones, and are logged', async () => {
     const server = await idp([rsa])
-    const lines: Array<Record<string, unknown>> = []
-    const logger = createLogger({ level: 'warn', nodeId: 'jwks', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } })
+    const { lines, logger } = capturedLog('warn')
     const auth = authenticatorFor(server, {}, { jwksCooldownMs: 0, jwksRetryMs: 0, jwksMaxAgeMs: 50, logger })
     const known = await idpToken(rsa, claims('known'))
     const unknown = await idpToken(other, claims('new'))
@@ -347,6 +359,8 @@ describe('JWKS authenticator behind the transports', () => {
     return { socket, messages, closed }
   }
 
+  const UNAUTHORIZED_BODY = { errors: [{ message: 'Unauthorized', extensions: { code: 'UNAUTHENTICATED' } }] }
+
   const post = async (gw: ToyGateway, authorization: string) => {
     const response = await fetch(gw.url, {
       method: 'POST',
@@ -364,12 +378,12 @@ describe('JWKS authenticator behind the transports', () => {
       const bad = [
         bearer(await idpToken(rsa, claims('globex'), { aud: 'another-api' })),
         bearer(await idpToken(other, claims('globex'))),
-        bearer(await new SignJWT(claims('globex')).setProtectedHeader({ alg: 'HS256', kid: rsa.kid }).setIssuer(IDP_ISSUER).setAudience(IDP_AUDIENCE).setExpirationTime('1h').sign(new TextEncoder().encode(await exportSPKI(rsa.publicKey)))),
+        bearer(await crafted({ alg: 'HS256', kid: rsa.kid }, claims('globex'), new TextEncoder().encode(await exportSPKI(rsa.publicKey)))),
       ]
 
       expect(await post(gw, good)).toEqual({ status: 200, body: { data: { whoami: 'globex' } } })
       for (const authorization of bad) {
-        expect(await post(gw, authorization)).toEqual({ status: 401, body: { errors: [{ message: 'Unauthorized', extensions: { code: 'UNAUTHENTICATED' } }] } })
+        expect(await post(gw, authorization)).toEqual({ status: 401, body: UNAUTHORIZED_BODY })
         const refused = await connect(gw, authorization)
         expect(await refused.closed).toEqual({ code: 4403, reason: 'Forbidden' })
         expect(refused.messages).toEqual([])

@@ -14,7 +14,13 @@ const MAX_SUB_LENGTH = 256
 
 /** The identity a verified token carries, or why it carries none (for the debug log, never for the client). */
 export type ClaimsResult =
-  | { readonly ok: true; readonly sub: string; readonly tenant: string; readonly scopes: ReadonlySet<string>; readonly exp: number | undefined }
+  | {
+      readonly ok: true
+      readonly sub: string
+      readonly tenant: string
+      readonly scopes: ReadonlySet<string>
+      readonly exp: number | undefined
+    }
   | { readonly ok: false; readonly reason: string }
 
 export const isValidSub = (sub: unknown): sub is string => typeof sub === 'string' && sub.length > 0 && sub.length <= MAX_SUB_LENGTH

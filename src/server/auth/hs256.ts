@@ -30,7 +30,10 @@ export function createHs256Signer(options: Hs256SignerOptions) {
     const body: JWTPayload = { [names.tenant]: claims.tenant }
     if (names.sub !== 'sub') body[names.sub] = claims.sub
     if (claims.scope !== undefined) body[names.scope] = claims.scope
-    const jwt = new SignJWT(body).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt(now).setExpirationTime(now + Math.ceil(ttlSeconds))
+    const jwt = new SignJWT(body)
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuedAt(now)
+      .setExpirationTime(now + Math.ceil(ttlSeconds))
     if (names.sub === 'sub') jwt.setSubject(claims.sub)
     if (options.issuer !== undefined) jwt.setIssuer(options.issuer)
     if (options.audience !== undefined) jwt.setAudience(typeof options.audience === 'string' ? options.audience : [...options.audience])
