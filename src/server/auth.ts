@@ -52,7 +52,7 @@ export interface AuthenticatorOptions {
 }
 
 /** Asymmetric algorithms accepted from a JWKS. HS* and `none` never are, whatever the token's header says. */
-export const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']
+const JWKS_ALGORITHMS: readonly string[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']
 
 const LOOPBACK: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]'])
 const MAX_AUTHORIZATION_LENGTH = 8192
@@ -69,36 +69,8 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const checks: JWTVerifyOptions = { issuer: spec.issuer, audience }
   const logger = options.logger
 
-  let mode: Authenticator['mode']
-  let verify: (token: string) => Promise<JWTPayload>
-  let sign: Authenticator['sign']
-  if (spec.jwksUrl !== undefined) {
-    mode = 'jwks'
-    const url = jwksUrlOf(spec.jwksUrl)
-    if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) {
-      logger?.warn({ jwksUrl: url.href }, 'auth.jwksUrl is plain http: keys fetched over it can be replaced in transit')
-    }
-    const keys = createJwksKeys({
-      url,
-      timeoutMs: duration(options.jwksTimeoutMs, 5000, 'jwksTimeoutMs'),
-      cooldownMs: duration(options.jwksCooldownMs, 30_000, 'jwksCooldownMs'),
-      maxAgeMs: duration(options.jwksMaxAgeMs, 600_000, 'jwksMaxAgeMs'),
-      retryMs: duration(options.jwksRetryMs, 1000, 'jwksRetryMs'),
-      logger,
-    })
-    const jwksChecks: JWTVerifyOptions = { ...checks, algorithms: JWKS_ALGORITHMS, requiredClaims: ['exp'] }
-    verify = async (token) => (await jwtVerify(token, keys, jwksChecks)).payload
-    sign = async () => {
-      throw new TypeError('sign() is not available with auth.jwksUrl: tokens are issued by the identity provider')
-    }
-  } else {
-    mode = 'hs256'
-    if (typeof options.secret !== 'string' || options.secret.length === 0) throw new TypeError('JWT secret must be a non-empty string')
-    const key = new TextEncoder().encode(options.secret)
-    const hsChecks: JWTVerifyOptions = { ...checks, algorithms: ['HS256'] }
-    verify = async (token) => (await jwtVerify(token, key, hsChecks)).payload
-    sign = createHs256Signer({ key, claims: names, issuer: spec.issuer, audience: spec.audience })
-  }
+  const { mode, verify, sign } =
+    spec.jwksUrl !== undefined ? createJwksVerifier(spec.jwksUrl, checks, options) : createHs256Verifier(names, checks, options)
 
   const refuse = (reason: string, detail?: string): never => {
     logger?.debug({ reason, ...(detail ? { detail } : {}) }, 'bearer token refused')
@@ -123,6 +95,48 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       if (!claims.ok) return refuse('claims', claims.reason)
       return { sub: claims.sub, tenant: claims.tenant, scopes: claims.scopes, exp: claims.exp }
     },
+  }
+}
+
+/** How tokens are verified (and issued) in one mode; identity is read from the payload afterwards. */
+interface Verifier {
+  readonly mode: Authenticator['mode']
+  verify(token: string): Promise<JWTPayload>
+  readonly sign: Authenticator['sign']
+}
+
+function createJwksVerifier(jwksUrl: string, checks: JWTVerifyOptions, options: AuthenticatorOptions): Verifier {
+  const url = jwksUrlOf(jwksUrl)
+  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) {
+    options.logger?.warn({ jwksUrl: url.href }, 'auth.jwksUrl is plain http: keys fetched over it can be replaced in transit')
+  }
+  const keys = createJwksKeys({
+    url,
+    timeoutMs: duration(options.jwksTimeoutMs, 5000, 'jwksTimeoutMs'),
+    cooldownMs: duration(options.jwksCooldownMs, 30_000, 'jwksCooldownMs'),
+    maxAgeMs: duration(options.jwksMaxAgeMs, 600_000, 'jwksMaxAgeMs'),
+    retryMs: duration(options.jwksRetryMs, 1000, 'jwksRetryMs'),
+    logger: options.logger,
+  })
+  const jwksChecks: JWTVerifyOptions = { ...checks, algorithms: [...JWKS_ALGORITHMS], requiredClaims: ['exp'] }
+  return {
+    mode: 'jwks',
+    verify: async (token) => (await jwtVerify(token, keys, jwksChecks)).payload,
+    sign: async () => {
+      throw new TypeError('sign() is not available with auth.jwksUrl: tokens are issued by the identity provider')
+    },
+  }
+}
+
+function createHs256Verifier(names: ClaimNames, checks: JWTVerifyOptions, options: AuthenticatorOptions): Verifier {
+  if (typeof options.secret !== 'string' || options.secret.length === 0) throw new TypeError('JWT secret must be a non-empty string')
+  const key = new TextEncoder().encode(options.secret)
+  const hsChecks: JWTVerifyOptions = { ...checks, algorithms: ['HS256'] }
+  const { issuer, audience } = options.auth ?? {}
+  return {
+    mode: 'hs256',
+    verify: async (token) => (await jwtVerify(token, key, hsChecks)).payload,
+    sign: createHs256Signer({ key, claims: names, issuer, audience }),
   }
 }
 
