@@ -104,7 +104,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     stops.push(() => clearInterval(gaugeStreams))
 
     const cursors = createCursorCodec(config.cursorSecret)
-    const authenticator = createAuthenticator(config.jwtSecret)
+    const authenticator = createAuthenticator({ secret: config.jwtSecret, logger })
     const startedAt = new Date()
     let address = ''
 
