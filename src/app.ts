@@ -104,7 +104,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     stops.push(() => clearInterval(gaugeStreams))
 
     const cursors = createCursorCodec(config.cursorSecret)
-    const authenticator = createAuthenticator({ secret: config.jwtSecret, logger })
+    const authenticator = createAuthenticator({ secret: config.jwtSecret, auth: models.auth, logger })
     const startedAt = new Date()
     let address = ''
 
@@ -141,7 +141,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       nodes: () => mode.nodes(localNode()),
     }
 
-    const devTokens = config.jwtSecretGenerated
+    const devTokens = config.jwtSecretGenerated && authenticator.mode === 'hs256'
       ? {
           admin: await authenticator.sign({ sub: 'dev-admin', tenant: DEMO_TENANTS[0], scope: 'admin' }, 7 * 24 * 3600),
           ...Object.fromEntries(

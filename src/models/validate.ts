@@ -238,6 +238,10 @@ function resolveAuth(raw: unknown): AuthSpec | undefined {
     if (typeof raw.jwksUrl !== 'string' || !url || !['https:', 'http:'].includes(url.protocol)) throw at('jwksUrl must be an http(s) URL')
   }
   if (raw.issuer !== undefined && typeof raw.issuer !== 'string') throw at('issuer must be a string')
+  if (raw.jwksUrl !== undefined && (raw.issuer === undefined || raw.audience === undefined)) {
+    // Without both, any token the identity provider signs for any application would be accepted.
+    throw at('issuer and audience are required with jwksUrl')
+  }
   const audience = raw.audience
   if (audience !== undefined && typeof audience !== 'string' && !(Array.isArray(audience) && audience.every((a) => typeof a === 'string'))) {
     throw at('audience must be a string or a list of strings')
