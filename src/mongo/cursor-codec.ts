@@ -7,13 +7,13 @@ import type { ClusterTime, Position } from './position.js'
  * history position.
  *
  * Format: `base64url(body) "." base64url(HMAC-SHA256(secret, base64url(body)))`, where body is compact JSON
- * `{"v":1,"n":tenant,"c":"orders"|"users"|null,"p":position}` and position is `["k",token,t,i]`,
+ * `{"v":1,"n":tenant,"c":collection|null,"p":position}` and position is `["k",token,t,i]`,
  * `["k",token]` (token of unknown time) or `["c",t,i]` (cluster time). Every node of a cluster must share the
  * secret.
  */
 export interface CursorPayload {
   readonly tenant: string
-  /** null = valid for either collection (`changeCursor`, `orders.cursor`). */
+  /** null = valid for every collection (`changeCursor`, a page's `cursor`). */
   readonly collection: string | null
   readonly position: Position
 }
@@ -106,7 +106,7 @@ function parseBody(body: string): CursorPayload {
   const { v, n, c, p } = value as Record<string, unknown>
   if (v !== CURSOR_VERSION) throw invalidCursor()
   if (typeof n !== 'string' || n.length === 0 || n.length > MAX_TENANT_LENGTH) throw invalidCursor()
-  if (c !== null && c !== 'orders' && c !== 'users') throw invalidCursor()
+  if (c !== null && (typeof c !== 'string' || c.length === 0 || c.length > 120)) throw invalidCursor()
   return { tenant: n, collection: c, position: fromWire(p) }
 }
 

@@ -8,7 +8,7 @@ export interface Metrics {
   readonly registry: Registry
   /** The `Content-Type` of `registry.metrics()`. */
   readonly contentType: string
-  /** Live subscriptions, by `kind` (the collection: `orders`, `users`). */
+  /** Live subscriptions, by `kind` (the collection). */
   readonly subscriptionsActive: Gauge<'kind'>
   /** Open WebSocket connections. */
   readonly wsConnections: Gauge
