@@ -1,0 +1,97 @@
+/**
+ * A team's own data end to end: `npm run init` writes a configuration from an existing database, and a gateway
+ * process started with it (CHANGEGATE_CONFIG) serves subscriptions on those collections. A broken file stops the
+ * process with one line and exit code 2.
+ */
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { collect, httpGraphQL, signToken, spawnGateway, wsClient } from '../fixtures/gateway.js'
+import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
+
+const run = promisify(execFile)
+let mongo: MongoTarget
+let dir: string
+
+beforeAll(async () => {
+  mongo = await startMongo()
+  dir = mkdtempSync(join(tmpdir(), 'changegate-config-'))
+  await mongo.db.createCollection('incidents', {
+    validator: {
+      $jsonSchema: {
+        bsonType: 'object',
+        required: ['orgId', 'title', 'level'],
+        properties: {
+          orgId: { bsonType: 'string' },
+          title: { bsonType: 'string' },
+          level: { enum: ['minor', 'major'] },
+          openedAt: { bsonType: 'date' },
+        },
+      },
+    },
+  })
+  await mongo.db.collection('devices').insertMany([
+    { accountId: 'acme', name: 'sensor-1', battery: 0.5 },
+    { accountId: 'globex', name: 'sensor-2', battery: 0.9 },
+  ])
+})
+
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true })
+  await mongo?.stop()
+})
+
+describe('a configuration file', () => {
+  it('written by `npm run init` starts a gateway whose generated subscriptions deliver', async () => {
+    const file = join(dir, 'changegate.config.json')
+    const init = await run(process.execPath, ['--import', 'tsx', 'src/models/init/cli.ts', '--uri', mongo.uri, '--db', mongo.db.databaseName, '--out', file])
+    expect(init.stdout).toContain('Incident')
+    expect(init.stdout).toContain('Device')
+    const gw = await spawnGateway({ MONGODB_URI: mongo.uri, MONGODB_DB: mongo.db.databaseName, CHANGEGATE_CONFIG: file })
+    try {
+      const token = await signToken({ tenant: 'acme' })
+      const after = (await httpGraphQL<{ changeCursor: string }>(gw.url, token, '{ changeCursor }')).body.data!.changeCursor
+      const client = wsClient(gw.wsUrl, token)
+      const incidents = collect<{ transition: string; incident: { title: string; level: string } }>(
+        client,
+        'subscription($a: Cursor) { incidentChanged(after: $a, filter: { where: { level: { eq: MAJOR } } }) { transition incident { title level } } }',
+        { a: after },
+      )
+      const devices = collect<{ device: { name: string; battery: number } }>(client, 'subscription($a: Cursor) { deviceChanged(after: $a) { device { name battery } } }', {
+        a: after,
+      })
+      await mongo.db.collection('incidents').insertMany([
+        { orgId: 'acme', title: 'disk full', level: 'minor' },
+        { orgId: 'acme', title: 'outage', level: 'major' },
+        { orgId: 'globex', title: 'theirs', level: 'major' },
+      ])
+      await mongo.db.collection('devices').updateMany({}, { $set: { battery: 0.1 } })
+      expect((await incidents.waitFor(1)).map((e) => [e.transition, e.incident])).toEqual([['ENTERED', { title: 'outage', level: 'MAJOR' }]])
+      expect((await devices.waitFor(1)).map((e) => e.device)).toEqual([{ name: 'sensor-1', battery: 0.1 }])
+      await client.dispose()
+    } finally {
+      await gw.stop()
+    }
+  })
+
+  it.each([
+    ['an unknown field type', { models: { Ticket: { collection: 't', tenantField: null, fields: { title: 'Text' } } } }, 'model Ticket, field title: unknown type "Text"'],
+    ['a relation to a model that is not configured', { models: { Ticket: { collection: 't', tenantField: null, fields: { a: 'ObjectId' }, relations: { agent: { model: 'Agent', field: 'a' } } } } }, 'model Ticket, field relations.agent'],
+  ])('with %s stops the process with one line naming it, exit code 2', async (_name, config, message) => {
+    const file = join(dir, `bad-${Date.now()}.json`)
+    writeFileSync(file, JSON.stringify(config))
+    const failed = await run(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, PORT: '0', CHANGEGATE_CONFIG: file, MONGODB_URI: mongo.uri, CHANGEGATE_JWT_SECRET: 'x'.repeat(32) },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    )
+    expect(failed.code).toBe(2)
+    const lines = failed.stderr.trim().split('\n')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain(message)
+  })
+})
