@@ -11,6 +11,8 @@ import { createDispatcher } from './commands/dispatch.js'
 import { createFailpoints } from './commands/failpoints.js'
 import { commandTable } from './commands/index.js'
 import { createStorage } from './storage/storage.js'
+import { createDocumentLocks } from './transactions/locks.js'
+import { createTransactions } from './transactions/sessions.js'
 import type { ServerState } from './types.js'
 import { createConnection, type Connection } from './wire/connection.js'
 
@@ -52,7 +54,9 @@ const advertised = (host: string) => (host === '0.0.0.0' ? '127.0.0.1' : host ==
 export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Promise<EmbeddedMongo> {
   const host = options.host ?? '127.0.0.1'
   const oplog = createOplog({ maxEntries: options.oplogMaxEntries ?? 100_000 })
-  const storage = createStorage(oplog)
+  const locks = createDocumentLocks()
+  const storage = createStorage(oplog, locks)
+  const transactions = createTransactions(storage, oplog, locks)
   const changeStreams = createChangeStreams({ oplog, storage })
   const cursors = createCursorRegistry()
   const abort = new AbortController()
@@ -68,6 +72,7 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
     cursors,
     changeStreams,
     failpoints: createFailpoints(),
+    transactions,
     electionId: new ObjectId('7fffffff0000000000000001'),
     startedAt: new Date(),
     signal: abort.signal,
@@ -103,6 +108,7 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
         connections.clear()
         cursors.stop()
         changeStreams.stop()
+        transactions.stop()
       })
       return stopping
     },

@@ -51,6 +51,7 @@ export function executeUpdate(storage: Storage, ns: Namespace, stmt: UpdateState
     return { n: 1, nModified: 0, upsertedId: doc._id, after: doc }
   }
   const coll = existing!
+  storage.checkWritable(coll, records.map((rec) => idKeyOf(rec.doc)))
   const op = spec.kind === 'replacement' ? 'replace' : 'update'
   let nModified = 0
   let before: Document | undefined
@@ -73,6 +74,7 @@ export function executeDelete(storage: Storage, ns: Namespace, q: Document, limi
   if (limit !== 0 && limit !== 1) throw mongoError(ErrorCode.FailedToParse, `The limit field in delete objects must be 0 or 1. Got ${limit}`)
   const coll = storage.getCollection(ns)
   const records = selectRecords(coll, q, { limit, sort })
+  if (coll) storage.checkWritable(coll, records.map((rec) => idKeyOf(rec.doc)))
   const removed: Document[] = []
   for (const rec of records) {
     const old = storage.remove(coll!, idKeyOf(rec.doc))

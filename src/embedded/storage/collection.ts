@@ -29,10 +29,10 @@ export interface Collection {
   readonly preAndPostImages: boolean
 }
 
-export function createCollection(ns: Namespace, options: Document = {}): Collection {
+export function createCollection(ns: Namespace, options: Document = {}, uuid: UUID = new UUID()): Collection {
   return {
     ns,
-    uuid: new UUID(),
+    uuid,
     options,
     records: new Map(),
     indexes: [ID_INDEX],
