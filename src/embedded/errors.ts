@@ -68,6 +68,8 @@ export const ErrorCode = {
   Location40324: 40324,
   CannotCreateIndex: 67,
   Location40602: 40602,
+  Location40415: 40415,
+  InvalidIndexSpecificationOption: 197,
 } as const
 
 const names = new Map<number, string>(Object.entries(ErrorCode).map(([name, code]) => [code, name]))

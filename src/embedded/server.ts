@@ -11,6 +11,7 @@ import { createDispatcher } from './commands/dispatch.js'
 import { createFailpoints } from './commands/failpoints.js'
 import { commandTable } from './commands/index.js'
 import { createStorage } from './storage/storage.js'
+import { startTtlMonitor } from './storage/ttl.js'
 import { createDocumentLocks } from './transactions/locks.js'
 import { createTransactions } from './transactions/sessions.js'
 import type { ServerState } from './types.js'
@@ -25,6 +26,8 @@ export interface EmbeddedMongoOptions {
   oplogMaxEntries?: number
   /** Replica set name. Default 'rs0'. */
   setName?: string
+  /** How often expired documents of TTL indexes are deleted; 0 turns the pass off. Default 1000 (mongod: 60 s). */
+  ttlIntervalMs?: number
 }
 
 export interface EmbeddedMongo {
@@ -57,6 +60,7 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
   const locks = createDocumentLocks()
   const storage = createStorage(oplog, locks)
   const transactions = createTransactions(storage, oplog, locks)
+  const ttl = startTtlMonitor(storage, options.ttlIntervalMs ?? 1000)
   const changeStreams = createChangeStreams({ oplog, storage })
   const cursors = createCursorRegistry()
   const abort = new AbortController()
@@ -109,6 +113,7 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
         cursors.stop()
         changeStreams.stop()
         transactions.stop()
+        ttl.stop()
       })
       return stopping
     },

@@ -5,7 +5,9 @@ import { ErrorCode, mongoError } from '../errors.js'
 import { MongoCommandError } from '../types.js'
 import type { StoredRecord } from '../storage/query.js'
 import { boolArg, collectionNs, documentArg, numberArg } from './args.js'
+import { validateWrite } from '../storage/validation.js'
 import { isDocumentLocked } from '../transactions/locks.js'
+import { checkQueryOptions } from './query-options.js'
 import { executeDelete, executeUpdate } from './write-ops.js'
 import type { Handler, HandlerTable } from './context.js'
 
@@ -22,6 +24,7 @@ export function writeError(index: number, error: unknown): Document {
     const extra = error as unknown as Record<string, unknown>
     if (extra.keyPattern) out.keyPattern = extra.keyPattern
     if (extra.keyValue) out.keyValue = extra.keyValue
+    if (extra.errInfo) out.errInfo = extra.errInfo
     return out
   }
   return { index, code: ErrorCode.InternalError, errmsg: error instanceof Error ? error.message : String(error) }
@@ -86,6 +89,7 @@ const insert: Handler = async (cmd, req, server) => {
   if (!Array.isArray(documents)) throw mongoError(ErrorCode.TypeMismatch, "BSON field 'insert.documents' is missing but a required field")
   if (documents.length > 100_000) throw mongoError(ErrorCode.InvalidOptions, 'Write batch sizes must be between 1 and 100000.')
   const ordered = boolArg(cmd, 'ordered', true)
+  const bypass = boolArg(cmd, 'bypassDocumentValidation', false)
   const checkSize = req.largestDocument > MAX_USER_DOCUMENT
   const coll = server.storage.ensureCollection(ns)
   let n = 0
@@ -93,6 +97,7 @@ const insert: Handler = async (cmd, req, server) => {
   for (let i = 0; i < documents.length; i++) {
     try {
       const rec = prepareInsert(documents[i], checkSize)
+      validateWrite(coll, undefined, rec, bypass)
       await runStatement(() => server.storage.insert(coll, rec))
       n++
     } catch (error) {
@@ -122,6 +127,7 @@ const update: Handler = async (cmd, req, server) => {
     try {
       const stmt = updates[i]
       if (!isPlainObject(stmt)) throw mongoError(ErrorCode.TypeMismatch, 'update statements must be objects')
+      checkQueryOptions('update', stmt, server.storage.getCollection(ns), ns)
       const statement = {
         q: stmt.q as Document,
         u: stmt.u,
@@ -129,6 +135,7 @@ const update: Handler = async (cmd, req, server) => {
         multi: boolArg(stmt, 'multi', false),
         arrayFilters: arrayFiltersArg(stmt),
         sort: documentArg(stmt, 'sort'),
+        bypassValidation: boolArg(cmd, 'bypassDocumentValidation', false),
       }
       const outcome = await runStatement(() => executeUpdate(server.storage, ns, statement))
       n += outcome.n
@@ -164,6 +171,7 @@ const remove: Handler = async (cmd, req, server) => {
     try {
       const stmt = deletes[i]
       if (!isPlainObject(stmt)) throw mongoError(ErrorCode.TypeMismatch, 'delete statements must be objects')
+      checkQueryOptions('delete', stmt, server.storage.getCollection(ns), ns)
       const limit = numberArg(stmt, 'limit')
       if (limit === undefined) throw mongoError(ErrorCode.FailedToParse, "BSON field 'delete.deletes.limit' is missing but a required field")
       n += (await runStatement(() => executeDelete(server.storage, ns, stmt.q as Document, limit))).length
