@@ -48,6 +48,12 @@ export const ErrorCode = {
   RetryChangeStream: 234,
   CursorKilled: 237,
   NoSuchTransaction: 251,
+  TransactionCommitted: 256,
+  TransactionTooOld: 225,
+  ConflictingOperationInProgress: 117,
+  SnapshotTooOld: 239,
+  DocumentValidationFailure: 121,
+  InvalidUUID: 207,
   ExceededTimeLimit: 262,
   ChangeStreamFatalError: 280,
   ChangeStreamHistoryLost: 286,
@@ -62,6 +68,8 @@ export const ErrorCode = {
   Location40324: 40324,
   CannotCreateIndex: 67,
   Location40602: 40602,
+  Location40415: 40415,
+  InvalidIndexSpecificationOption: 197,
 } as const
 
 const names = new Map<number, string>(Object.entries(ErrorCode).map(([name, code]) => [code, name]))

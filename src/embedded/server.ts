@@ -11,6 +11,9 @@ import { createDispatcher } from './commands/dispatch.js'
 import { createFailpoints } from './commands/failpoints.js'
 import { commandTable } from './commands/index.js'
 import { createStorage } from './storage/storage.js'
+import { startTtlMonitor } from './storage/ttl.js'
+import { createDocumentLocks } from './transactions/locks.js'
+import { createTransactions } from './transactions/sessions.js'
 import type { ServerState } from './types.js'
 import { createConnection, type Connection } from './wire/connection.js'
 
@@ -23,6 +26,8 @@ export interface EmbeddedMongoOptions {
   oplogMaxEntries?: number
   /** Replica set name. Default 'rs0'. */
   setName?: string
+  /** How often expired documents of TTL indexes are deleted; 0 turns the pass off. Default 1000 (mongod: 60 s). */
+  ttlIntervalMs?: number
 }
 
 export interface EmbeddedMongo {
@@ -52,7 +57,10 @@ const advertised = (host: string) => (host === '0.0.0.0' ? '127.0.0.1' : host ==
 export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Promise<EmbeddedMongo> {
   const host = options.host ?? '127.0.0.1'
   const oplog = createOplog({ maxEntries: options.oplogMaxEntries ?? 100_000 })
-  const storage = createStorage(oplog)
+  const locks = createDocumentLocks()
+  const storage = createStorage(oplog, locks)
+  const transactions = createTransactions(storage, oplog, locks)
+  const ttl = startTtlMonitor(storage, options.ttlIntervalMs ?? 1000)
   const changeStreams = createChangeStreams({ oplog, storage })
   const cursors = createCursorRegistry()
   const abort = new AbortController()
@@ -68,6 +76,7 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
     cursors,
     changeStreams,
     failpoints: createFailpoints(),
+    transactions,
     electionId: new ObjectId('7fffffff0000000000000001'),
     startedAt: new Date(),
     signal: abort.signal,
@@ -103,6 +112,8 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
         connections.clear()
         cursors.stop()
         changeStreams.stop()
+        transactions.stop()
+        ttl.stop()
       })
       return stopping
     },

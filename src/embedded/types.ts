@@ -32,6 +32,14 @@ export type OplogEntry = OplogOp & {
   readonly seq: number
   /** Whether the collection recorded pre- and post-images when the write committed. */
   readonly imagesRecorded: boolean
+  /** Set on the writes of a multi-document transaction: they share the commit's `ts`, in statement order. */
+  readonly txn?: TransactionInfo
+}
+
+/** The session and transaction number a transaction's writes carry into their change events. */
+export interface TransactionInfo {
+  readonly lsid: Document
+  readonly txnNumber: Long
 }
 
 /** What a running server exposes to command handlers. */

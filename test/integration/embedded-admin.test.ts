@@ -171,20 +171,4 @@ describeEmbeddedOnly('embedded server specifics', () => {
     const build = await mongo.db.admin().command({ buildInfo: 1 })
     expect(build.version).toMatch(/^7\.0\./)
   })
-
-  it('refuses transactions with OperationNotSupportedInTransaction 263', async () => {
-    const session = mongo.client.startSession()
-    try {
-      session.startTransaction()
-      await expect(coll.insertOne({ a: 1 }, { session })).rejects.toMatchObject({
-        code: 263,
-        codeName: 'OperationNotSupportedInTransaction',
-        message: /transactions are not supported/,
-      })
-    } finally {
-      await session.abortTransaction().catch(() => undefined)
-      await session.endSession()
-    }
-    expect(await coll.countDocuments()).toBe(0)
-  })
 })

@@ -108,6 +108,11 @@ export function buildEvent(
     doc.operationType = entry.op
     doc.clusterTime = entry.ts
     doc.wallTime = entry.wallTime
+    if (entry.txn) {
+      // A transaction's writes carry their session and transaction number right after the boilerplate fields.
+      doc.txnNumber = entry.txn.txnNumber
+      doc.lsid = entry.txn.lsid
+    }
     return doc
   }
   const withPreImage = entry.op !== 'insert' && options.fullDocumentBeforeChange !== 'off'

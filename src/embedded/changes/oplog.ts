@@ -1,9 +1,11 @@
 import { Timestamp } from 'bson'
-import type { OplogEntry, OplogOp } from '../types.js'
+import type { OplogEntry, OplogOp, TransactionInfo } from '../types.js'
 
 export interface Oplog {
   /** Commits one write: assigns its cluster time and wakes every waiter. */
   append(op: OplogOp, imagesRecorded: boolean): OplogEntry
+  /** Commits a transaction's writes at one cluster time, in statement order, and wakes every waiter once. */
+  appendTransaction(ops: ReadonlyArray<{ op: OplogOp; imagesRecorded: boolean }>, txn: TransactionInfo): OplogEntry[]
   /** Last assigned cluster time (the server's operationTime / $clusterTime). */
   readonly clusterTime: Timestamp
   /** Oldest entry still kept, or undefined when nothing was ever written. */
@@ -59,6 +61,12 @@ export function createOplog(options: OplogOptions): Oplog {
     }
   }
 
+  const wakeAll = () => {
+    const wake = waiters
+    waiters = new Set()
+    for (const w of wake) w()
+  }
+
   return {
     append(op, imagesRecorded) {
       clusterTime = nextTimestamp(clusterTime)
@@ -66,10 +74,21 @@ export function createOplog(options: OplogOptions): Oplog {
       const entry = Object.assign({}, op, { ts: clusterTime, wallTime: new Date(), seq: nextSeq++, imagesRecorded }) as OplogEntry
       entries.push(entry)
       compact()
-      const wake = waiters
-      waiters = new Set()
-      for (const w of wake) w()
+      wakeAll()
       return entry
+    },
+    appendTransaction(ops, txn) {
+      if (ops.length === 0) return []
+      clusterTime = nextTimestamp(clusterTime)
+      const wallTime = new Date()
+      const added = ops.map(({ op, imagesRecorded }) => {
+        const entry = Object.assign({}, op, { ts: clusterTime, wallTime, seq: nextSeq++, imagesRecorded, txn }) as OplogEntry
+        entries.push(entry)
+        return entry
+      })
+      compact()
+      wakeAll()
+      return added
     },
     get clusterTime() {
       return clusterTime

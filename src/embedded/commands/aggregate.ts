@@ -12,6 +12,7 @@ import type { Storage } from '../storage/storage.js'
 import { documentArg, numberArg } from './args.js'
 import type { Handler, HandlerTable } from './context.js'
 import { firstBatchReply, registerCursorReply } from './cursor-commands.js'
+import { checkQueryOptions } from './query-options.js'
 
 const view = (rec: StoredRecord): Document => (rec.wrapped ? (toLoose(rec.doc) as Document) : rec.doc)
 
@@ -63,6 +64,7 @@ const aggregate: Handler = async (cmd, req, server) => {
   let rest = stages
   if (typeof cmd.aggregate === 'string') {
     const coll = server.storage.getCollection({ db: req.db, coll: cmd.aggregate })
+    checkQueryOptions('aggregate', cmd, coll, { db: req.db, coll: cmd.aggregate })
     // A leading $match narrows the input with the same selection find uses (`_id` lookups included).
     const first = stages[0]
     const filter = first && isPlainObject(first.$match) ? (first.$match as Document) : undefined

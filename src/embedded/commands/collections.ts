@@ -1,12 +1,13 @@
 /** Collection and database administration: create, collMod, drop, renameCollection, dropDatabase, listings. */
 import type { Document } from 'bson'
-import { isPlainObject } from '../bson-values.js'
 import { ErrorCode, mongoError } from '../errors.js'
 import type { Collection } from '../storage/collection.js'
 import { compileFilter } from '../storage/query.js'
 import { boolArg, collectionNs, documentArg, numberArg } from './args.js'
 import type { Handler, HandlerTable } from './context.js'
 import { firstBatchReply } from './cursor-commands.js'
+import { createOptions, modifiedOptions } from './collection-options.js'
+import { modifyIndex } from './indexes.js'
 
 /** Fields every command may carry that are not options of the command itself. */
 export const GENERIC_FIELDS = new Set([
@@ -20,21 +21,9 @@ function commandOptions(cmd: Document, name: string): Document {
   return options
 }
 
-function imagesOption(value: unknown): Document {
-  if (!isPlainObject(value) || typeof value.enabled !== 'boolean') {
-    throw mongoError(ErrorCode.TypeMismatch, "BSON field 'changeStreamPreAndPostImages.enabled' is missing but a required field")
-  }
-  return { enabled: value.enabled }
-}
-
 const create: Handler = (cmd, req, server) => {
   const ns = collectionNs(cmd, req)
-  const options = commandOptions(cmd, 'create')
-  if (options.viewOn !== undefined) throw mongoError(ErrorCode.CommandNotSupported, 'views are not supported by the embedded server')
-  if (options.changeStreamPreAndPostImages !== undefined) {
-    options.changeStreamPreAndPostImages = imagesOption(options.changeStreamPreAndPostImages)
-  }
-  server.storage.createCollection(ns, options)
+  server.storage.createCollection(ns, createOptions(commandOptions(cmd, 'create')))
   return {}
 }
 
@@ -42,15 +31,11 @@ const collMod: Handler = (cmd, req, server) => {
   const ns = collectionNs(cmd, req)
   const coll = server.storage.getCollection(ns)
   if (!coll) throw mongoError(ErrorCode.NamespaceNotFound, `ns does not exist: ${ns.db}.${ns.coll}`)
-  const changes = commandOptions(cmd, 'collMod')
-  const next = { ...coll.options }
-  for (const [key, value] of Object.entries(changes)) {
-    if (key === 'changeStreamPreAndPostImages') next[key] = imagesOption(value)
-    else if (key === 'index') continue
-    else next[key] = value
-  }
-  coll.options = next
-  return {}
+  const given = commandOptions(cmd, 'collMod')
+  const options = modifiedOptions(coll.options, given)
+  const reply = given.index === undefined ? {} : modifyIndex(coll, given.index)
+  coll.options = options
+  return reply
 }
 
 const drop: Handler = (cmd, req, server) => {

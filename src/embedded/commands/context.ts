@@ -4,6 +4,7 @@ import type { Oplog } from '../changes/oplog.js'
 import type { ChangeStreamService, CommandContext, ServerState } from '../types.js'
 import type { ConnectionInfo } from '../wire/connection.js'
 import type { Storage } from '../storage/storage.js'
+import type { Transactions } from '../transactions/sessions.js'
 import type { CursorRegistry } from './cursors.js'
 import type { Failpoints } from './failpoints.js'
 
@@ -14,6 +15,7 @@ export interface ServerParts {
   readonly cursors: CursorRegistry
   readonly changeStreams: ChangeStreamService
   readonly failpoints: Failpoints
+  readonly transactions: Transactions
   readonly electionId: ObjectId
   readonly startedAt: Date
   /** Aborted when the server stops: every wait ends. */

@@ -13,6 +13,7 @@ const ZERO_KEY = Long.fromInt(0)
 /** Largest document MongoDB accepts in a message (16 MB plus 16 KB of command overhead). */
 const MAX_INTERNAL_DOCUMENT = 16 * 1024 * 1024 + 16 * 1024
 const WRITE_COMMANDS = new Set(['insert', 'update', 'delete', 'findAndModify', 'findandmodify'])
+const TRANSACTION_COMMANDS = new Set(['commitTransaction', 'abortTransaction'])
 
 /** The fields MongoDB adds to error replies besides errmsg/code/codeName/errorLabels (e.g. keyPattern). */
 const EXTRA_ERROR_FIELDS = ['keyPattern', 'keyValue', 'errInfo'] as const
@@ -72,11 +73,16 @@ export function createDispatcher(server: ServerParts, table: HandlerTable): Comm
         `BSONObj size: ${meta.largestDocument} (0x${meta.largestDocument.toString(16).toUpperCase()}) is invalid. Size must be between 0 and ${MAX_INTERNAL_DOCUMENT}(16MB)`,
       )
     }
-    if (cmd.startTransaction === true || cmd.autocommit === false) {
-      // Not IllegalOperation (20): drivers rewrite that code on writes into a misleading retryable-writes message.
-      throw mongoError(ErrorCode.OperationNotSupportedInTransaction, 'transactions are not supported by the embedded server')
+    const txn = cmd.autocommit !== undefined && !TRANSACTION_COMMANDS.has(name) ? server.transactions.enter(cmd, name) : undefined
+    let reply: Document
+    try {
+      reply = await handler(cmd, req, txn ? { ...server, storage: txn.storage } : server)
+    } catch (error) {
+      txn?.abort()
+      throw error
     }
-    const reply = await handler(cmd, req, server)
+    // Any failed statement aborts the transaction it ran in.
+    if (txn && reply.writeErrors) txn.abort()
     if (reply.ok === undefined) reply.ok = 1
     if (action?.writeConcernError) reply.writeConcernError = action.writeConcernError
     return { kind: 'reply', doc: stamp(reply) }

@@ -4,11 +4,13 @@ import { ErrorCode, mongoError } from '../errors.js'
 import { projectDocuments } from '../storage/query.js'
 import { boolArg, collectionNs, documentArg } from './args.js'
 import type { Handler, HandlerTable } from './context.js'
-import { arrayFiltersArg } from './write.js'
+import { checkQueryOptions } from './query-options.js'
+import { arrayFiltersArg, runStatement } from './write.js'
 import { executeDelete, executeUpdate } from './write-ops.js'
 
-const findAndModify: Handler = (cmd, req, server) => {
+const findAndModify: Handler = async (cmd, req, server) => {
   const ns = collectionNs(cmd, req)
+  checkQueryOptions('findAndModify', cmd, server.storage.getCollection(ns), ns)
   const query = documentArg(cmd, 'query') ?? {}
   const sort = documentArg(cmd, 'sort')
   const fields = documentArg(cmd, 'fields')
@@ -25,17 +27,19 @@ const findAndModify: Handler = (cmd, req, server) => {
   const shape = (doc: Document | undefined) => (doc ? (fields ? projectDocuments([doc], fields)[0] : doc) : null)
 
   if (remove) {
-    const [removed] = executeDelete(server.storage, ns, query, 1, sort)
+    const [removed] = await runStatement(() => executeDelete(server.storage, ns, query, 1, sort))
     return { lastErrorObject: { n: removed ? 1 : 0 }, value: shape(removed) }
   }
-  const outcome = executeUpdate(server.storage, ns, {
+  const statement = {
     q: query,
     u: cmd.update,
     upsert,
     multi: false,
     arrayFilters: arrayFiltersArg(cmd),
     sort,
-  })
+    bypassValidation: boolArg(cmd, 'bypassDocumentValidation', false),
+  }
+  const outcome = await runStatement(() => executeUpdate(server.storage, ns, statement))
   const lastErrorObject: Document = { n: outcome.n, updatedExisting: outcome.n > 0 && outcome.upsertedId === undefined }
   if (outcome.upsertedId !== undefined) lastErrorObject.upserted = outcome.upsertedId
   return { lastErrorObject, value: shape(returnNew ? outcome.after : outcome.before) }

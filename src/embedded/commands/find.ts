@@ -9,6 +9,7 @@ import { MINGO_OPTIONS, asMongoError, projectDocuments } from '../storage/query.
 import { boolArg, collectionNs, documentArg, numberArg } from './args.js'
 import type { Handler, HandlerTable } from './context.js'
 import { firstBatchReply } from './cursor-commands.js'
+import { checkCollation, checkQueryOptions } from './query-options.js'
 
 function nonNegative(cmd: Document, field: string): number | undefined {
   const n = numberArg(cmd, field)
@@ -18,6 +19,7 @@ function nonNegative(cmd: Document, field: string): number | undefined {
 
 const find: Handler = (cmd, req, server) => {
   const ns = collectionNs(cmd, req)
+  checkQueryOptions('find', cmd, server.storage.getCollection(ns), ns)
   const filter = documentArg(cmd, 'filter')
   const sort = documentArg(cmd, 'sort')
   const projection = documentArg(cmd, 'projection')
@@ -41,6 +43,7 @@ const find: Handler = (cmd, req, server) => {
 
 const count: Handler = (cmd, req, server) => {
   const ns = collectionNs(cmd, req)
+  checkQueryOptions('count', cmd, server.storage.getCollection(ns), ns)
   const query = documentArg(cmd, 'query')
   const skip = nonNegative(cmd, 'skip')
   const limit = numberArg(cmd, 'limit')
@@ -51,6 +54,7 @@ const count: Handler = (cmd, req, server) => {
 const distinct: Handler = (cmd, req, server) => {
   const ns = collectionNs(cmd, req)
   if (typeof cmd.key !== 'string') throw mongoError(ErrorCode.TypeMismatch, "BSON field 'distinct.key' is missing but a required field")
+  checkCollation('distinct', cmd.collation)
   const records = selectRecords(server.storage.getCollection(ns), documentArg(cmd, 'query'))
   const key = cmd.key
   try {

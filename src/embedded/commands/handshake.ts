@@ -100,7 +100,6 @@ export const handshakeCommands: HandlerTable = {
   getParameter,
   getLog: (cmd) => (cmd.getLog === '*' ? { names: ['global', 'startupWarnings'] } : { totalLinesWritten: 0, log: [] }),
   ping: empty,
-  endSessions: empty,
   killSessions: empty,
   killAllSessions: empty,
   refreshSessions: empty,

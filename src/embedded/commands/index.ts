@@ -19,4 +19,10 @@ export const commandTable: HandlerTable = {
   ...collectionCommands,
   ...indexCommands,
   configureFailPoint: (cmd, _req, server) => server.failpoints.configure(cmd),
+  commitTransaction: (cmd, _req, server) => server.transactions.commit(cmd),
+  abortTransaction: (cmd, _req, server) => server.transactions.abort(cmd),
+  endSessions: (cmd, _req, server) => {
+    server.transactions.endSessions(cmd.endSessions)
+    return {}
+  },
 }

@@ -2,13 +2,21 @@
 import type { Document } from 'bson'
 import { canonicalKey, isPlainObject, toLoose } from '../bson-values.js'
 import { ErrorCode, mongoError } from '../errors.js'
-import { addIndex, removeIndex, type Collection } from '../storage/collection.js'
+import { addIndex, removeIndex, replaceIndexSpec, type Collection } from '../storage/collection.js'
+import { notImplemented } from './collection-options.js'
 import { defaultIndexName, type IndexSpec } from '../storage/indexes.js'
 import { collectionNs, documentArg, numberArg } from './args.js'
 import type { Handler, HandlerTable } from './context.js'
 import { firstBatchReply } from './cursor-commands.js'
 
 const SPECIAL_TYPES = new Set(['text', '2dsphere', '2d', 'hashed', 'geoHaystack'])
+/** Index options MongoDB 7.0 knows; the embedded server implements the first group and refuses the second. */
+const INDEX_OPTIONS = new Set(['unique', 'sparse', 'partialFilterExpression', 'expireAfterSeconds', 'hidden', 'background'])
+const UNIMPLEMENTED_INDEX_OPTIONS = new Set([
+  'collation', 'wildcardProjection', 'weights', 'default_language', 'language_override', 'textIndexVersion',
+  '2dsphereIndexVersion', 'bits', 'min', 'max', 'bucketSize', 'storageEngine', 'clustered', 'prepareUnique', 'coarsestIndexedLevel', 'finestIndexedLevel',
+])
+const MAX_TTL = 2147483647
 
 function validateKey(key: unknown): Document {
   if (!isPlainObject(key) || Object.keys(key).length === 0) {
@@ -20,8 +28,55 @@ function validateKey(key: unknown): Document {
     if (!ok || !field) {
       throw mongoError(ErrorCode.CannotCreateIndex, `Values in the index key pattern can only be numbers or strings. Bad value for '${field}'`)
     }
+    if (typeof n === 'string') throw notImplemented('createIndexes', `'${n}' index type`)
   }
   return key
+}
+
+function checkOptions(spec: IndexSpec): void {
+  for (const [option, value] of Object.entries(spec)) {
+    if (option === 'v' || option === 'key' || option === 'name' || INDEX_OPTIONS.has(option)) continue
+    const loose = toLoose(value)
+    if (option === 'collation' && isPlainObject(loose) && loose.locale === 'simple') continue
+    if (UNIMPLEMENTED_INDEX_OPTIONS.has(option)) throw notImplemented('createIndexes', option)
+    throw mongoError(ErrorCode.InvalidIndexSpecificationOption, `The field '${option}' is not valid for an index specification. Specification: ${JSON.stringify(loose ?? null)}`)
+  }
+  if (spec.expireAfterSeconds !== undefined) (spec as { expireAfterSeconds?: number }).expireAfterSeconds = checkTtl(spec, spec.expireAfterSeconds)
+}
+
+function checkTtl(spec: IndexSpec, value: unknown): number {
+  const seconds = toLoose(value)
+  if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 0 || seconds > MAX_TTL) {
+    throw mongoError(ErrorCode.CannotCreateIndex, `TTL index 'expireAfterSeconds' option must be within an acceptable range, try a lower number. Value: ${String(seconds)}`)
+  }
+  const fields = Object.keys(spec.key)
+  if (fields.length !== 1) {
+    throw mongoError(ErrorCode.CannotCreateIndex, `TTL indexes are single-field indexes, compound indexes do not support TTL. Index spec: ${JSON.stringify(toLoose(spec.key))}`)
+  }
+  if (fields[0] === '_id') throw mongoError(ErrorCode.CannotCreateIndex, 'The field \'expireAfterSeconds\' is not valid for an _id index specification.')
+  return seconds
+}
+
+/** collMod's `index` option: changes `expireAfterSeconds` or `hidden` of an existing index. */
+export function modifyIndex(coll: Collection, change: unknown): Document {
+  if (!isPlainObject(change)) throw mongoError(ErrorCode.TypeMismatch, "BSON field 'collMod.index' is the wrong type, expected type 'object'")
+  const at = coll.indexes.findIndex((spec) =>
+    typeof change.name === 'string' ? spec.name === change.name : isPlainObject(change.keyPattern) && sameKey(spec.key, change.keyPattern),
+  )
+  if (at < 0) throw mongoError(ErrorCode.IndexNotFound, `cannot find index ${JSON.stringify(toLoose(change))} for ns ${coll.ns.db}.${coll.ns.coll}`)
+  const spec = coll.indexes[at]
+  const reply: Document = {}
+  const next: Record<string, unknown> = { ...spec }
+  for (const [option, value] of Object.entries(change)) {
+    if (option === 'name' || option === 'keyPattern') continue
+    if (option === 'expireAfterSeconds') next.expireAfterSeconds = checkTtl(spec, value)
+    else if (option === 'hidden') next.hidden = Boolean(toLoose(value))
+    else throw notImplemented('collMod', `index.${option}`)
+    reply[`${option}_old`] = spec[option]
+    reply[`${option}_new`] = next[option]
+  }
+  replaceIndexSpec(coll, at, next as IndexSpec)
+  return reply
 }
 
 const sameKey = (a: Document, b: Document) => canonicalKey(toLoose(a)) === canonicalKey(toLoose(b))
@@ -44,6 +99,7 @@ function toSpec(raw: unknown): IndexSpec {
   if (name === '_id_' && !sameKey(key, { _id: 1 })) {
     throw mongoError(ErrorCode.BadValue, "The index name '_id_' is reserved for the _id index")
   }
+  checkOptions(spec)
   return spec
 }
 

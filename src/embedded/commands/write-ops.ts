@@ -8,6 +8,7 @@ import { selectRecords } from '../storage/find.js'
 import type { StoredRecord } from '../storage/query.js'
 import type { Storage } from '../storage/storage.js'
 import { applyUpdate, parseUpdate, upsertSeed } from '../storage/update.js'
+import { validateWrite } from '../storage/validation.js'
 import { validateId, withIdFirst } from './write.js'
 
 export interface UpdateStatement {
@@ -17,6 +18,8 @@ export interface UpdateStatement {
   readonly multi: boolean
   readonly arrayFilters?: Document[]
   readonly sort?: Document
+  /** `bypassDocumentValidation` of the command. */
+  readonly bypassValidation?: boolean
 }
 
 export interface UpdateOutcome {
@@ -47,10 +50,13 @@ export function executeUpdate(storage: Storage, ns: Namespace, stmt: UpdateState
     const doc = withIdFirst(built.doc)
     validateId(doc._id)
     const rec = { doc, wrapped: built.wrapped }
-    storage.insert(storage.ensureCollection(ns), rec)
+    const target = storage.ensureCollection(ns)
+    validateWrite(target, undefined, rec, stmt.bypassValidation === true)
+    storage.insert(target, rec)
     return { n: 1, nModified: 0, upsertedId: doc._id, after: doc }
   }
   const coll = existing!
+  storage.checkWritable(coll, records.map((rec) => idKeyOf(rec.doc)))
   const op = spec.kind === 'replacement' ? 'replace' : 'update'
   let nModified = 0
   let before: Document | undefined
@@ -62,6 +68,7 @@ export function executeUpdate(storage: Storage, ns: Namespace, stmt: UpdateState
       after = next?.doc ?? rec.doc
     }
     if (!next) continue
+    validateWrite(coll, rec, next, stmt.bypassValidation === true)
     storage.replace(coll, idKeyOf(rec.doc), next, op)
     nModified++
   }
@@ -73,6 +80,7 @@ export function executeDelete(storage: Storage, ns: Namespace, q: Document, limi
   if (limit !== 0 && limit !== 1) throw mongoError(ErrorCode.FailedToParse, `The limit field in delete objects must be 0 or 1. Got ${limit}`)
   const coll = storage.getCollection(ns)
   const records = selectRecords(coll, q, { limit, sort })
+  if (coll) storage.checkWritable(coll, records.map((rec) => idKeyOf(rec.doc)))
   const removed: Document[] = []
   for (const rec of records) {
     const old = storage.remove(coll!, idKeyOf(rec.doc))

@@ -5,20 +5,44 @@ import { ErrorCode, mongoError } from '../errors.js'
 import { MongoCommandError } from '../types.js'
 import type { StoredRecord } from '../storage/query.js'
 import { boolArg, collectionNs, documentArg, numberArg } from './args.js'
+import { validateWrite } from '../storage/validation.js'
+import { isDocumentLocked } from '../transactions/locks.js'
+import { checkQueryOptions } from './query-options.js'
 import { executeDelete, executeUpdate } from './write-ops.js'
 import type { Handler, HandlerTable } from './context.js'
 
 export const MAX_USER_DOCUMENT = 16 * 1024 * 1024
 
+/**
+ * The write error a failed statement reports. Errors that end a transaction (WriteConflict and the like,
+ * labelled TransientTransactionError) fail the whole command instead, as MongoDB reports them.
+ */
 export function writeError(index: number, error: unknown): Document {
+  if (error instanceof MongoCommandError && error.errorLabels.includes('TransientTransactionError')) throw error
   if (error instanceof MongoCommandError) {
     const out: Document = { index, code: error.code, errmsg: error.message }
     const extra = error as unknown as Record<string, unknown>
     if (extra.keyPattern) out.keyPattern = extra.keyPattern
     if (extra.keyValue) out.keyValue = extra.keyValue
+    if (extra.errInfo) out.errInfo = extra.errInfo
     return out
   }
   return { index, code: ErrorCode.InternalError, errmsg: error instanceof Error ? error.message : String(error) }
+}
+
+/**
+ * Runs one statement. A statement that found a document locked by an open transaction changed nothing: it
+ * waits for the transaction to end and runs again, as MongoDB retries a write conflict outside transactions.
+ */
+export async function runStatement<T>(run: () => T): Promise<T> {
+  for (;;) {
+    try {
+      return run()
+    } catch (error) {
+      if (!isDocumentLocked(error)) throw error
+      await error.released
+    }
+  }
 }
 
 export function validateId(id: unknown): void {
@@ -59,19 +83,22 @@ export function prepareInsert(raw: unknown, checkSize: boolean): StoredRecord {
   return { doc, wrapped }
 }
 
-const insert: Handler = (cmd, req, server) => {
+const insert: Handler = async (cmd, req, server) => {
   const ns = collectionNs(cmd, req)
   const documents = cmd.documents
   if (!Array.isArray(documents)) throw mongoError(ErrorCode.TypeMismatch, "BSON field 'insert.documents' is missing but a required field")
   if (documents.length > 100_000) throw mongoError(ErrorCode.InvalidOptions, 'Write batch sizes must be between 1 and 100000.')
   const ordered = boolArg(cmd, 'ordered', true)
+  const bypass = boolArg(cmd, 'bypassDocumentValidation', false)
   const checkSize = req.largestDocument > MAX_USER_DOCUMENT
   const coll = server.storage.ensureCollection(ns)
   let n = 0
   const writeErrors: Document[] = []
   for (let i = 0; i < documents.length; i++) {
     try {
-      server.storage.insert(coll, prepareInsert(documents[i], checkSize))
+      const rec = prepareInsert(documents[i], checkSize)
+      validateWrite(coll, undefined, rec, bypass)
+      await runStatement(() => server.storage.insert(coll, rec))
       n++
     } catch (error) {
       writeErrors.push(writeError(i, error))
@@ -88,7 +115,7 @@ function statements(cmd: Document, field: string, command: string): Document[] {
   return list as Document[]
 }
 
-const update: Handler = (cmd, req, server) => {
+const update: Handler = async (cmd, req, server) => {
   const ns = collectionNs(cmd, req)
   const updates = statements(cmd, 'updates', 'update')
   const ordered = boolArg(cmd, 'ordered', true)
@@ -100,14 +127,17 @@ const update: Handler = (cmd, req, server) => {
     try {
       const stmt = updates[i]
       if (!isPlainObject(stmt)) throw mongoError(ErrorCode.TypeMismatch, 'update statements must be objects')
-      const outcome = executeUpdate(server.storage, ns, {
+      checkQueryOptions('update', stmt, server.storage.getCollection(ns), ns)
+      const statement = {
         q: stmt.q as Document,
         u: stmt.u,
         upsert: boolArg(stmt, 'upsert', false),
         multi: boolArg(stmt, 'multi', false),
         arrayFilters: arrayFiltersArg(stmt),
         sort: documentArg(stmt, 'sort'),
-      })
+        bypassValidation: boolArg(cmd, 'bypassDocumentValidation', false),
+      }
+      const outcome = await runStatement(() => executeUpdate(server.storage, ns, statement))
       n += outcome.n
       nModified += outcome.nModified
       if (outcome.upsertedId !== undefined) upserted.push({ index: i, _id: outcome.upsertedId })
@@ -131,7 +161,7 @@ export function arrayFiltersArg(doc: Document): Document[] | undefined {
   return filters as Document[]
 }
 
-const remove: Handler = (cmd, req, server) => {
+const remove: Handler = async (cmd, req, server) => {
   const ns = collectionNs(cmd, req)
   const deletes = statements(cmd, 'deletes', 'delete')
   const ordered = boolArg(cmd, 'ordered', true)
@@ -141,9 +171,10 @@ const remove: Handler = (cmd, req, server) => {
     try {
       const stmt = deletes[i]
       if (!isPlainObject(stmt)) throw mongoError(ErrorCode.TypeMismatch, 'delete statements must be objects')
+      checkQueryOptions('delete', stmt, server.storage.getCollection(ns), ns)
       const limit = numberArg(stmt, 'limit')
       if (limit === undefined) throw mongoError(ErrorCode.FailedToParse, "BSON field 'delete.deletes.limit' is missing but a required field")
-      n += executeDelete(server.storage, ns, stmt.q as Document, limit).length
+      n += (await runStatement(() => executeDelete(server.storage, ns, stmt.q as Document, limit))).length
     } catch (error) {
       writeErrors.push(writeError(i, error))
       if (ordered) break

@@ -7,10 +7,13 @@ import { canonicalKey } from '../bson-values.js'
 import { ErrorCode, mongoError } from '../errors.js'
 import type { Namespace } from '../types.js'
 import {
+  createFieldLookup,
   createUniqueIndex,
   duplicateKeyError,
   ID_INDEX,
   indexKeys,
+  updateLookup,
+  type FieldLookup,
   type IndexSpec,
   type UniqueIndex,
 } from './indexes.js'
@@ -26,17 +29,20 @@ export interface Collection {
   /** Every index, `_id_` first. */
   readonly indexes: IndexSpec[]
   readonly unique: UniqueIndex[]
+  /** Equality lookups, one per non-partial secondary index. */
+  readonly lookups: FieldLookup[]
   readonly preAndPostImages: boolean
 }
 
-export function createCollection(ns: Namespace, options: Document = {}): Collection {
+export function createCollection(ns: Namespace, options: Document = {}, uuid: UUID = new UUID()): Collection {
   return {
     ns,
-    uuid: new UUID(),
+    uuid,
     options,
     records: new Map(),
     indexes: [ID_INDEX],
     unique: [],
+    lookups: [],
     get preAndPostImages() {
       const images = this.options.changeStreamPreAndPostImages as Document | undefined
       return images?.enabled === true
@@ -85,6 +91,7 @@ export function putNew(coll: Collection, rec: StoredRecord): void {
   const key = idKeyOf(rec.doc)
   coll.records.set(key, rec)
   indexAdd(coll, key, rec.doc)
+  for (const lookup of coll.lookups) updateLookup(lookup, key, undefined, rec.doc)
 }
 
 /** Replaces the record stored under `key`, keeping its natural-order position. */
@@ -95,6 +102,7 @@ export function putReplacement(coll: Collection, key: string, rec: StoredRecord)
   indexRemove(coll, key, old.doc)
   coll.records.set(key, rec)
   indexAdd(coll, key, rec.doc)
+  for (const lookup of coll.lookups) updateLookup(lookup, key, old.doc, rec.doc)
 }
 
 export function removeRecord(coll: Collection, key: string): StoredRecord | undefined {
@@ -102,6 +110,7 @@ export function removeRecord(coll: Collection, key: string): StoredRecord | unde
   if (!old) return undefined
   coll.records.delete(key)
   indexRemove(coll, key, old.doc)
+  for (const lookup of coll.lookups) updateLookup(lookup, key, old.doc, undefined)
   return old
 }
 
@@ -119,6 +128,11 @@ export function addIndex(coll: Collection, spec: IndexSpec): void {
     }
     coll.unique.push(index)
   }
+  const lookup = createFieldLookup(spec)
+  if (lookup) {
+    for (const [key, rec] of coll.records) updateLookup(lookup, key, undefined, rec.doc)
+    coll.lookups.push(lookup)
+  }
   coll.indexes.push(spec)
 }
 
@@ -127,4 +141,16 @@ export function removeIndex(coll: Collection, name: string): void {
   if (at >= 0) coll.indexes.splice(at, 1)
   const u = coll.unique.findIndex((index) => index.spec.name === name)
   if (u >= 0) coll.unique.splice(u, 1)
+  const l = coll.lookups.findIndex((lookup) => lookup.spec.name === name)
+  if (l >= 0) coll.lookups.splice(l, 1)
+}
+
+/** Swaps the catalog entry of an index for a modified one (collMod: TTL, hidden). */
+export function replaceIndexSpec(coll: Collection, at: number, spec: IndexSpec): void {
+  const old = coll.indexes[at]
+  coll.indexes[at] = spec
+  for (const list of [coll.unique, coll.lookups] as Array<Array<{ spec: IndexSpec }>>) {
+    const i = list.findIndex((entry) => entry.spec === old)
+    if (i >= 0) list[i] = { ...list[i], spec }
+  }
 }

@@ -1,6 +1,6 @@
 /**
- * Secondary index metadata and unique-key enforcement. Only unique indexes keep entries (canonical key tuple
- * → `_id` key); other indexes are catalog entries that listIndexes reports.
+ * Secondary indexes: unique-key enforcement (canonical key tuple → `_id` key) and equality lookups on each
+ * index's first field (canonical value → `_id` keys), which find uses instead of a scan.
  */
 import type { Document } from 'bson'
 import { canonicalKey } from '../bson-values.js'
@@ -23,6 +23,66 @@ export interface UniqueIndex {
   readonly spec: IndexSpec
   readonly entries: Map<string, string>
   readonly applies: (doc: Document) => boolean
+}
+
+/** Equality lookups on the first field of a (non-partial) index: canonical value → `_id` keys, in insertion order. */
+export interface FieldLookup {
+  readonly spec: IndexSpec
+  readonly field: string
+  readonly entries: Map<string, Set<string>>
+}
+
+export function createFieldLookup(spec: IndexSpec): FieldLookup | undefined {
+  if (spec.partialFilterExpression) return undefined
+  return { spec, field: Object.keys(spec.key)[0], entries: new Map() }
+}
+
+/** The canonical values a document holds at the lookup's field (array elements each; missing: none). */
+export function lookupValues(lookup: FieldLookup, doc: Document): Set<string> {
+  const out = new Set<string>()
+  for (const v of pathValues(doc, lookup.field.split('.'))) if (v !== undefined) out.add(canonicalKey(v))
+  return out
+}
+
+/** Moves `key` from the entries of `before` to those of `after`, touching only values that changed. */
+export function updateLookup(lookup: FieldLookup, key: string, before: Document | undefined, after: Document | undefined): void {
+  const old = before ? lookupValues(lookup, before) : new Set<string>()
+  const next = after ? lookupValues(lookup, after) : new Set<string>()
+  for (const value of old) {
+    if (next.has(value)) continue
+    const keys = lookup.entries.get(value)
+    keys?.delete(key)
+    if (keys?.size === 0) lookup.entries.delete(value)
+  }
+  for (const value of next) {
+    if (old.has(value)) continue
+    let keys = lookup.entries.get(value)
+    if (!keys) lookup.entries.set(value, (keys = new Set()))
+    keys.add(key)
+  }
+}
+
+/** A value an index answers by equality: not an array, regex, null or operator document. */
+function isLookupValue(v: unknown): boolean {
+  if (v === null || v === undefined || Array.isArray(v) || v instanceof RegExp) return false
+  if (typeof v === 'object' && (v as { _bsontype?: string })._bsontype === undefined && !(v instanceof Date)) {
+    return !Object.keys(v as Document).some((k) => k.startsWith('$'))
+  }
+  return true
+}
+
+/** The canonical values a filter pins `field` to (`v`, `{$eq: v}`, `{$in: [...]}`), or undefined. */
+export function equalityValues(filter: Document, field: string): string[] | undefined {
+  if (!Object.prototype.hasOwnProperty.call(filter, field)) return undefined
+  const cond: unknown = filter[field]
+  if (isLookupValue(cond)) return [canonicalKey(cond)]
+  if (typeof cond !== 'object' || cond === null) return undefined
+  const ops = Object.keys(cond)
+  if (ops.length !== 1) return undefined
+  const c = cond as Document
+  if (ops[0] === '$eq' && isLookupValue(c.$eq)) return [canonicalKey(c.$eq)]
+  if (ops[0] === '$in' && Array.isArray(c.$in) && c.$in.every(isLookupValue)) return [...new Set(c.$in.map(canonicalKey))]
+  return undefined
 }
 
 export const ID_INDEX: IndexSpec = { v: 2, key: { _id: 1 }, name: '_id_' }

@@ -6,6 +6,7 @@ import { type Document } from 'bson'
 import { Query } from 'mingo'
 import { canonicalKey, isPlainObject, toLoose } from '../bson-values.js'
 import { ErrorCode, mongoError } from '../errors.js'
+import { compileJsonSchema } from './json-schema.js'
 
 export interface StoredRecord {
   readonly doc: Document
@@ -13,7 +14,14 @@ export interface StoredRecord {
   readonly wrapped: boolean
 }
 
-export const MINGO_OPTIONS = { scriptEnabled: false, useStrictMode: true } as const
+export const MINGO_OPTIONS = {
+  scriptEnabled: false,
+  useStrictMode: true,
+  jsonSchemaValidator: (schema: Document) => {
+    const check = compileJsonSchema(schema)
+    return (doc: Document) => check(doc).length === 0
+  },
+} as const
 
 export type DocumentPredicate = (doc: Document, wrapped?: boolean) => boolean
 

@@ -6,7 +6,8 @@ import type { Document } from 'bson'
 import { canonicalKey, deepCopy } from '../bson-values.js'
 import { ErrorCode, mongoError } from '../errors.js'
 import type { Oplog } from '../changes/oplog.js'
-import type { Namespace, StorageView } from '../types.js'
+import { DocumentLockedError, type DocumentLocks } from '../transactions/locks.js'
+import type { Namespace, OplogOp, StorageView, TransactionInfo } from '../types.js'
 import {
   createCollection,
   idKeyOf,
@@ -34,7 +35,17 @@ export interface Storage extends StorageView {
   drop(ns: Namespace): boolean
   rename(from: Namespace, to: Namespace, dropTarget: boolean): void
   dropDatabase(db: string): void
+  /** Throws before anything changes when one of these documents cannot be written now (see DocumentLocks). */
+  checkWritable(coll: Collection, keys: readonly string[]): void
+  /** Applies a committed transaction's writes in order and logs them at one cluster time. */
+  commitTransaction(ops: readonly TransactionOp[], txn: TransactionInfo): void
 }
+
+/** One write of a transaction, replayed on the collections at commit. */
+export type TransactionOp =
+  | { readonly op: 'insert'; readonly ns: Namespace; readonly rec: StoredRecord }
+  | { readonly op: 'update' | 'replace'; readonly ns: Namespace; readonly key: string; readonly rec: StoredRecord }
+  | { readonly op: 'delete'; readonly ns: Namespace; readonly key: string }
 
 const INVALID_DB_CHARS = /[/\\. "$\0]/
 
@@ -47,7 +58,7 @@ export function validateNamespace(ns: Namespace): void {
   }
 }
 
-export function createStorage(oplog: Oplog): Storage {
+export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
   const dbs = new Map<string, Map<string, Collection>>()
 
   const getCollection = (ns: Namespace) => dbs.get(ns.db)?.get(ns.coll)
@@ -63,6 +74,30 @@ export function createStorage(oplog: Oplog): Storage {
 
   const documentKey = (doc: Document): Document => ({ _id: deepCopy(doc._id) })
 
+  const guard = (ns: Namespace, key: string) => {
+    const owner = locks.holder(ns, key)
+    if (owner !== undefined) throw new DocumentLockedError(locks.released(owner))
+  }
+
+  const applyOp = (op: TransactionOp): OplogOp | undefined => {
+    const coll = storage.ensureCollection(op.ns)
+    switch (op.op) {
+      case 'insert':
+        putNew(coll, op.rec)
+        return { op: 'insert', ns: coll.ns, documentKey: documentKey(op.rec.doc), after: op.rec.doc }
+      case 'update':
+      case 'replace': {
+        const before = coll.records.get(op.key)
+        putReplacement(coll, op.key, op.rec)
+        return { op: op.op, ns: coll.ns, documentKey: documentKey(op.rec.doc), before: before!.doc, after: op.rec.doc }
+      }
+      case 'delete': {
+        const old = removeRecord(coll, op.key)
+        return old && { op: 'delete', ns: coll.ns, documentKey: documentKey(old.doc), before: old.doc }
+      }
+    }
+  }
+
   const storage: Storage = {
     getCollection,
     ensureCollection: (ns) => getCollection(ns) ?? addCollection(ns, {}),
@@ -74,11 +109,13 @@ export function createStorage(oplog: Oplog): Storage {
     databases: () => [...dbs.keys()].filter((db) => (dbs.get(db)?.size ?? 0) > 0),
 
     insert(coll, rec) {
+      guard(coll.ns, idKeyOf(rec.doc))
       putNew(coll, rec)
       // Stored documents are never mutated (every write swaps in a new one), so the oplog can share them.
       oplog.append({ op: 'insert', ns: coll.ns, documentKey: documentKey(rec.doc), after: rec.doc }, coll.preAndPostImages)
     },
     replace(coll, key, rec, op) {
+      guard(coll.ns, key)
       const before = coll.records.get(key)
       putReplacement(coll, key, rec)
       oplog.append(
@@ -87,6 +124,7 @@ export function createStorage(oplog: Oplog): Storage {
       )
     },
     remove(coll, key) {
+      guard(coll.ns, key)
       const old = removeRecord(coll, key)
       if (old) {
         oplog.append({ op: 'delete', ns: coll.ns, documentKey: documentKey(old.doc), before: old.doc }, coll.preAndPostImages)
@@ -121,6 +159,18 @@ export function createStorage(oplog: Oplog): Storage {
       for (const coll of [...colls.values()]) storage.drop(coll.ns)
       dbs.delete(db)
       oplog.append({ op: 'dropDatabase', ns: { db } }, false)
+    },
+
+    checkWritable(coll, keys) {
+      for (const key of keys) guard(coll.ns, key)
+    },
+    commitTransaction(ops, txn) {
+      const logged: Array<{ op: OplogOp; imagesRecorded: boolean }> = []
+      for (const op of ops) {
+        const applied = applyOp(op)
+        if (applied) logged.push({ op: applied, imagesRecorded: getCollection(op.ns)?.preAndPostImages ?? false })
+      }
+      oplog.appendTransaction(logged, txn)
     },
 
     collectionInfo(ns) {
