@@ -60,7 +60,8 @@ export function compileOrderFilter(filter: OrderChangeFilter | null | undefined,
   if (requested) types = types.filter((t) => requested.includes(t))
   if (statusChangedTo || fieldsChanged) types = types.filter((t) => TOUCHING_OPERATION_TYPES.includes(t))
   if (types.length === 0) {
-    throw badUserInput('operationTypes must include UPDATE or REPLACE when statusChangedTo or fieldsChanged is given')
+    const given = statusChangedTo ? 'statusChangedTo' : 'fieldsChanged' // named as the request wrote it, nothing more
+    throw badUserInput(`operationTypes selects no operation that ${given} can match (only updates and replaces change fields)`)
   }
 
   const documentFilter: Document = {}
