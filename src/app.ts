@@ -127,6 +127,14 @@ export function createApp(config: Config): App {
           release()
           return original()
         }
+        // A subscription that ends by itself (SLOW_CONSUMER, STREAM_INVALIDATED, …) is never returned: its queue
+        // closes when the consumer pulls past its last item.
+        const pull = queue.next.bind(queue)
+        queue.next = () => {
+          const result = pull()
+          if (queue.closed) release()
+          return result
+        }
         return queue
       },
       createLoader: (collection, tenant) => createDocumentLoader(db, collection, tenant, countBatch),
@@ -148,6 +156,7 @@ export function createApp(config: Config): App {
 
     const gateway = createGatewayServer({
       config,
+      slowConsumerTimeoutMs: config.slowConsumerTimeoutMs,
       schema,
       authenticator,
       createContext: (auth) => ({ services, loaders: createLoaders(db, auth.tenant, countBatch) }),
