@@ -161,8 +161,9 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
     execute: (args) => runWith(args).execute(args) as OperationResult,
     subscribe: (args) => runWith(args).subscribe(args) as OperationResult,
 
-    onNext(_ctx, _id, _payload, _args, result: ExecutionResult) {
-      if (!result.errors?.length) return
+    onNext(ctx, _id, _payload, _args, result: ExecutionResult) {
+      // On a closed socket the send fails anyway: nothing to format or count.
+      if (!result.errors?.length || ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return
       return { ...result, errors: formatErrors(result.errors) }
     },
 
