@@ -26,8 +26,8 @@ interface SchemaNames {
   /** Every name the schema defines (types, fields, arguments, enum values, directives), built-ins excepted. */
   readonly all: ReadonlySet<string>
   /**
-   * The subset unmistakable outside quotes: type names, enum values and camel-case names. An all-lowercase field
-   * such as `status` or `cursor` is also an English word, and only counts when quoted.
+   * The subset unmistakable outside quotes: type names (root types excepted), enum values and camel-case names. An
+   * all-lowercase field such as `status` or `cursor` is also an English word, and only counts when quoted.
    */
   readonly bare: ReadonlySet<string>
 }
@@ -43,9 +43,11 @@ function schemaNames(schema: GraphQLSchema): SchemaNames {
     all.add(name)
     if (unmistakable) bare.add(name)
   }
+  // Root types are usually named Query, Mutation, Subscription: English words too (armor writes "Query Cost").
+  const roots = new Set([schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()])
   for (const type of Object.values(schema.getTypeMap())) {
     if (isIntrospectionType(type) || isSpecifiedScalarType(type)) continue
-    add(type.name, true)
+    add(type.name, !roots.has(type as never))
     if (isEnumType(type)) for (const value of type.getValues()) add(value.name, true)
     if (isObjectType(type) || isInterfaceType(type) || isInputObjectType(type)) {
       for (const field of Object.values(type.getFields())) {

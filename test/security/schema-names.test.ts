@@ -109,6 +109,16 @@ const cases: Case[] = [
     says: ['operationTypes', 'fieldsChanged'],
     hides: /UPDATE|REPLACE|statusChangedTo/,
   },
+  { name: 'argument literal of the wrong type', query: '{ orders(first: "ten") { nodes { status } } }', code: 'GRAPHQL_VALIDATION_FAILED', says: ['ten'], hides: /Query|OrderPage/ },
+  {
+    name: 'argument variable of the wrong type',
+    query: 'query($n: Int) { orders(first: $n) { nodes { status } } }',
+    variables: { n: 'ten' },
+    code: 'BAD_USER_INPUT',
+    says: ['$n', 'ten'],
+    hides: /Query|OrderPage|Did you mean/,
+  },
+  { name: 'argument out of range', query: '{ orders(first: 0) { nodes { status } } }', code: 'BAD_USER_INPUT', says: ['first'], hides: /Query|OrderPage/ },
   { name: 'invalid id argument', query: '{ order(id: "not-an-id") { status } }', code: 'BAD_USER_INPUT', says: ['id'], hides: /ObjectID|Query/ },
 ]
 

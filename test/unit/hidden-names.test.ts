@@ -43,6 +43,12 @@ describe('hideSchemaNames', () => {
     expect(hideSchemaNames('OrderStatus cannot represent a status value', schema, names, true)).toBe('OrderStatus cannot represent a status value')
   })
 
+  it('leaves root type names alone outside quotes, where they are English words', () => {
+    const names = written('{ orders(first: 100000) { id } }')
+    expect(hideSchemaNames('Syntax Error: Query Cost limit of 5000 exceeded', schema, names)).toBe('Syntax Error: Query Cost limit of 5000 exceeded')
+    expect(hideSchemaNames('Cannot query field "foo" on type "Query".', schema, names)).toBe(`Cannot query field "foo" on type "${HIDDEN_NAME}".`)
+  })
+
   it('leaves built-in scalars, values and plain words alone', () => {
     const names = written('{ orders(first: "x") { id } }')
     const message = 'Int cannot represent non-integer value: "x"; the status of region is unknown'
