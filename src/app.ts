@@ -152,6 +152,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
 
     const gateway = createGatewayServer({
       config,
+      slowConsumerTimeoutMs: config.slowConsumerTimeoutMs,
       schema,
       authenticator,
       createContext: (auth) => ({ services, loaders: createLoaders(db, auth.tenant, countBatch) }),

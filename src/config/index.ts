@@ -25,10 +25,10 @@ import { hostname } from 'node:os'
  * | `CHANGEGATE_MAX_BODY_BYTES` | largest HTTP request body; larger gets HTTP 413 | `1048576` |
  * | `CHANGEGATE_MAX_EVENT_STREAMS_PER_IP`, `CHANGEGATE_MAX_EVENT_STREAMS_PER_TENANT` | open SSE responses from one client address / of one tenant; the next gets HTTP 429 | `256`, `1000` |
  * | `CHANGEGATE_TRUSTED_PROXIES` | comma list of proxy addresses or CIDR ranges whose `X-Forwarded-For` names the client | none: the peer address is the client |
- * | `NODE_ENV` | `production`: introspection and field suggestions off | dev mode |
+ * | `NODE_ENV` | `production`: introspection and suggestions off, errors name no schema name the request did not write | dev mode |
  * | `CHANGEGATE_DEMO` | `1`: seed demo data and write demo traffic; `0`: off | `1` in embedded mode, else `0` |
  * | `CHANGEGATE_SUBSCRIPTION_BUFFER` | events queued per subscription; past it the subscription re-reads from MongoDB at its own pace | `1024` |
- * | `CHANGEGATE_SLOW_CONSUMER_TIMEOUT_MS` | a subscription with events waiting that reads none for this long ends with `SLOW_CONSUMER` | `30000` |
+ * | `CHANGEGATE_SLOW_CONSUMER_TIMEOUT_MS` | a subscription with events waiting that reads none for this long ends with `SLOW_CONSUMER`; a WebSocket answering no ping for this long plus a ping interval is closed with 4410 | `30000` |
  * | `CHANGEGATE_LINGER_MS` | how long a stream without subscribers stays open | `10000` |
  * | `CHANGEGATE_CONFIG` | the configuration file of models and identity provider (`.ts`, `.mjs`, `.js`, `.json`) | `./changegate.config.ts`, then `.json`, else the built-in demo |
  * | `CHANGEGATE_LOG_LEVEL` | `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent` | `info` |

@@ -2,6 +2,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor'
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from 'graphql'
 import type { Plugin } from 'graphql-yoga'
 import { ErrorCode } from '../errors.js'
+import { useSchemaNameHiding } from './hidden-names.js'
 
 /** Operation limits, the same on every transport. */
 export const OPERATION_LIMITS = {
@@ -32,7 +33,7 @@ const tagThrown = {
 
 /**
  * Depth, alias, directive, token and cost limits ({@link OPERATION_LIMITS}); in production also no
- * introspection and no "Did you mean …" field suggestions.
+ * introspection, no "Did you mean …" suggestions and no schema name in an error that the request did not write.
  */
 export function useHardening(opts: { production: boolean }): Plugin {
   const armor = EnvelopArmorPlugin({
@@ -41,12 +42,14 @@ export function useHardening(opts: { production: boolean }): Plugin {
     maxDirectives: { n: OPERATION_LIMITS.maxDirectives, ...report },
     maxTokens: { n: OPERATION_LIMITS.maxTokens, ...tagThrown },
     costLimit: { maxCost: OPERATION_LIMITS.maxCost, ...report },
-    blockFieldSuggestion: { enabled: opts.production },
+    // Suggestions are removed from every error (not only validation errors) by useSchemaNameHiding.
+    blockFieldSuggestion: { enabled: false },
   })
   return {
     onPluginInit({ addPlugin }) {
       addPlugin(armor as Plugin)
       if (opts.production) {
+        addPlugin(useSchemaNameHiding())
         addPlugin({
           onValidate({ addValidationRule }) {
             addValidationRule(NoSchemaIntrospectionCustomRule)

@@ -61,8 +61,14 @@ export interface GatewayServerOptions {
   graphiqlHeaders?: Record<string, string>
   /** Extra envelop plugins from the application (run on every transport). */
   plugins?: Plugin[]
-  /** WebSocket ping interval; a peer that misses a pong by the next ping is terminated. Default 15 000 ms. */
+  /** WebSocket ping interval. Default 15 000 ms. */
   keepAliveMs?: number
+  /**
+   * The streams' slow-consumer timeout: a WebSocket peer that stops answering pings is judged dead only after it
+   * (plus one ping interval), so its stalled subscriptions end with SLOW_CONSUMER first. Default 0: a peer that
+   * leaves a ping unanswered by the next is dead.
+   */
+  slowConsumerTimeoutMs?: number
 }
 
 export interface GatewayServer {
@@ -111,6 +117,8 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, handleProtocols, allowSynchronousEvents: false })
   const sockets = useWebSocketAdapter(wss, protocol.server, {
     keepAliveMs: options.keepAliveMs,
+    slowConsumerTimeoutMs: options.slowConsumerTimeoutMs,
+    onUnresponsive: (socket) => protocol.endSubscriptionsOf(socket),
     logger,
     onOpen: () => metrics.wsConnections.inc(),
     onClose: () => metrics.wsConnections.dec(),

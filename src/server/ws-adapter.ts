@@ -6,10 +6,21 @@ import type { SocketExtra } from './ws-protocol.js'
 
 export interface WebSocketAdapterOptions {
   /**
-   * Interval between server pings. A peer that has not answered the previous ping by the next one is
-   * terminated. Default 15 000 ms; 0 disables keep-alive.
+   * Interval between server pings. Default 15 000 ms; 0 disables keep-alive. A peer is judged dead after
+   * {@link unansweredPingLimit} pings in a row went unanswered.
    */
   keepAliveMs?: number
+  /**
+   * The streams' slow-consumer timeout. A peer that stops reading also stops answering pings (they wait behind
+   * the frames it has not read); it is judged dead only after this long plus one ping interval, so that its
+   * stalled subscriptions are ended with SLOW_CONSUMER first. Default 0: dead when a ping is unanswered by the next.
+   */
+  slowConsumerTimeoutMs?: number
+  /**
+   * Called when a peer is judged dead, before it is closed with {@link UNRESPONSIVE_CLOSE}: the protocol queues
+   * the end of its operations for it.
+   */
+  onUnresponsive?: (socket: WebSocket) => void
   /**
    * On dispose, how long sockets get to finish the close handshake before they are terminated. Default 1000 ms.
    */
@@ -18,6 +29,28 @@ export interface WebSocketAdapterOptions {
   /** Called when a socket opens and when it closes (connection counts, metrics). */
   onOpen?: () => void
   onClose?: () => void
+}
+
+/**
+ * How a peer judged dead by the keep-alive is closed. The close frame is queued behind whatever the peer has not
+ * read yet; a peer that has not completed the close handshake by the next ping is terminated.
+ */
+export const UNRESPONSIVE_CLOSE = { code: 4410, reason: 'Unresponsive' } as const
+
+/** How often, at most, the stream registry looks for stalled subscriptions (src/streams/registry.ts). */
+const STALL_CHECK_MS = 1000
+
+/**
+ * Pings a peer may leave unanswered in a row; at the next ping it is judged dead. The first unanswered ping is
+ * sent after the peer stopped reading, so it is judged dead at least `limit × keepAliveMs` later: the
+ * slow-consumer timeout plus a margin of one ping interval (at least the registry's stall check interval). A
+ * subscription the peer stalled is thus ended with SLOW_CONSUMER before its connection is judged dead, as long as
+ * the peer fell behind within that margin of its last read (otherwise the protocol queues SLOW_CONSUMER for it
+ * when it is judged dead). Without a slow-consumer timeout: dead when a ping is unanswered by the next.
+ */
+export function unansweredPingLimit(keepAliveMs: number, slowConsumerTimeoutMs = 0): number {
+  if (!(slowConsumerTimeoutMs > 0)) return 1
+  return Math.ceil((slowConsumerTimeoutMs + Math.max(keepAliveMs, STALL_CHECK_MS)) / keepAliveMs)
 }
 
 export interface WebSocketAdapter {
@@ -44,7 +77,12 @@ export function useWebSocketAdapter(wss: WebSocketServer, server: Server<SocketE
 
     // ws closes by itself on protocol errors (1009 for an oversize frame, 1002, 1007): only note them.
     socket.on('error', (err) => logger.debug({ err }, 'websocket error'))
-    const stopKeepAlive = keepAlive(socket, keepAliveMs)
+    const stopKeepAlive = keepAlive(socket, keepAliveMs, unansweredPingLimit(keepAliveMs, opts.slowConsumerTimeoutMs), () => {
+      logger.info({ remoteAddress: request.socket.remoteAddress, remotePort: request.socket.remotePort, code: UNRESPONSIVE_CLOSE.code }, 'websocket unresponsive: closing')
+      opts.onUnresponsive?.(socket)
+      socket.close(UNRESPONSIVE_CLOSE.code, UNRESPONSIVE_CLOSE.reason)
+      setTimeout(() => socket.terminate(), keepAliveMs).unref()
+    })
 
     const closed = server.opened(
       {
@@ -106,14 +144,20 @@ function text(data: Buffer | ArrayBuffer | Buffer[]): string {
   return (Buffer.isBuffer(data) ? data : Buffer.from(data)).toString('utf8')
 }
 
-/** Pings every `intervalMs`; terminates a peer that missed the previous pong. Returns the stopper. */
-function keepAlive(socket: WebSocket, intervalMs: number): () => void {
+/**
+ * Pings every `intervalMs`; once `limit` pings in a row went unanswered, calls `onDead` (once) at the next.
+ * Returns the stopper.
+ */
+function keepAlive(socket: WebSocket, intervalMs: number, limit: number, onDead: () => void): () => void {
   if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) return () => undefined
-  let alive = true
-  socket.on('pong', () => (alive = true))
+  let unanswered = 0
+  socket.on('pong', () => (unanswered = 0))
   const timer = setInterval(() => {
-    if (!alive) return socket.terminate()
-    alive = false
+    if (unanswered >= limit) {
+      clearInterval(timer)
+      return onDead()
+    }
+    unanswered++
     socket.ping()
   }, intervalMs)
   timer.unref()

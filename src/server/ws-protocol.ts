@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http'
 import { getOperationAST, GraphQLError, OperationTypeNode, type ExecutionArgs, type ExecutionResult } from 'graphql'
-import { makeServer, type Context, type OperationResult, type Server } from 'graphql-ws'
+import { makeServer, MessageType, stringifyMessage, type Context, type OperationResult, type Server } from 'graphql-ws'
 import type { WebSocket } from 'ws'
-import { ErrorCode, subscriptionLimit } from '../errors.js'
+import { ErrorCode, slowConsumer, subscriptionLimit } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { AuthContext, Authenticator } from './auth.js'
@@ -50,6 +50,12 @@ export interface ProtocolServer {
   readonly server: Server<SocketExtra>
   /** Subscriptions held by all sockets. */
   subscriptions(): number
+  /**
+   * Queues, for a peer about to be closed because it stopped reading, the end of each of its subscriptions:
+   * a `next` carrying SLOW_CONSUMER (resubscribe with the last cursor received), then `complete`. They follow
+   * whatever the peer has not read yet.
+   */
+  endSubscriptionsOf(socket: WebSocket): void
 }
 
 type Enveloped = ReturnType<GatewayYoga['getEnveloped']>
@@ -155,12 +161,15 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
     execute: (args) => runWith(args).execute(args) as OperationResult,
     subscribe: (args) => runWith(args).subscribe(args) as OperationResult,
 
-    onNext(_ctx, _id, _payload, _args, result: ExecutionResult) {
-      if (!result.errors?.length) return
+    onNext(ctx, _id, _payload, _args, result: ExecutionResult) {
+      // On a closed socket the send fails anyway: nothing to format or count.
+      if (!result.errors?.length || ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return
       return { ...result, errors: formatErrors(result.errors) }
     },
 
-    onError: (_ctx, _id, _payload, errors) => formatErrors(errors),
+    // A socket that closed under a running operation fails its pending send; that failure is the transport's,
+    // not an internal error, and nobody is left to tell.
+    onError: (ctx, _id, _payload, errors) => (ctx.extra.socket.readyState === ctx.extra.socket.OPEN ? formatErrors(errors) : []),
 
     onClose(ctx) {
       clearTimeout(ctx.extra.expiry)
@@ -177,6 +186,17 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
 
   return {
     server,
+    endSubscriptionsOf(socket) {
+      if (socket.readyState !== socket.OPEN) return
+      for (const ctx of live) {
+        if (ctx.extra.socket !== socket) continue
+        for (const id of liveSubscriptions(ctx)) {
+          const [error] = formatErrors([slowConsumer()])
+          socket.send(stringifyMessage({ id, type: MessageType.Next, payload: { errors: [error] } }))
+          socket.send(stringifyMessage({ id, type: MessageType.Complete }))
+        }
+      }
+    },
     subscriptions() {
       let count = 0
       for (const ctx of live) count += liveSubscriptions(ctx).size

@@ -97,7 +97,10 @@ describe('slow consumers', () => {
 
     // A raw graphql-ws client whose socket stops reading after the subscription is sent.
     const slow = new WebSocket(gw.wsUrl, 'graphql-transport-ws')
-    const frames: Array<{ type: string; payload?: { errors?: Array<{ extensions?: { code?: string } }> } }> = []
+    const frames: Array<{
+      type: string
+      payload?: { data?: { orderChanged?: { documentId: string } }; errors?: Array<{ extensions?: { code?: string } }> }
+    }> = []
     slow.on('message', (data) => frames.push(JSON.parse(String(data))))
     await new Promise((resolve) => slow.once('open', resolve))
     slow.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }))
@@ -112,13 +115,14 @@ describe('slow consumers', () => {
     const items = Array.from({ length: 40 }, (_, n) => ({ productId: `sku-${n}-${'x'.repeat(240)}`, quantity: n + 1, unitPrice: 9.99 }))
     const orders = mongo.db.collection('orders')
     const total = 3000
+    const inserted: string[] = []
     for (let n = 0; n < total; n += 100) {
-      await orders.insertMany(
-        Array.from({ length: 100 }, () => ({ _id: new ObjectId(), tenantId: 'acme', customerId: new ObjectId(), status: 'pending', totalAmount: 1, items })),
-      )
+      const docs = Array.from({ length: 100 }, () => ({ _id: new ObjectId(), tenantId: 'acme', customerId: new ObjectId(), status: 'pending', totalAmount: 1, items }))
+      await orders.insertMany(docs)
+      inserted.push(...docs.map((d) => d._id.toHexString()))
     }
-    // Long enough for the stalled subscription to be ended (timeout 2 s), short of the 15 s keep-alive that would
-    // terminate a peer that does not even answer pings.
+    // Long enough for the stalled subscription to be ended (timeout 2 s), well short of the 30 s after which the
+    // keep-alive (two unanswered pings 15 s apart, with this timeout) would judge the peer dead.
     await new Promise((r) => setTimeout(r, 6000))
     ;(slow as unknown as { _socket: { resume(): void } })._socket.resume()
     const deadline = Date.now() + 30_000
@@ -127,7 +131,8 @@ describe('slow consumers', () => {
     }
 
     await healthy.waitFor(total, 60_000)
-    expect(new Set(healthy.events.map((e) => e.documentId)).size).toBe(total)
+    // Every event, in commit order, once each.
+    expect(healthy.events.map((e) => e.documentId)).toEqual(inserted)
     const ready = await fetch(gw.url.replace('/graphql', '/readyz'))
     expect(ready.status).toBe(200)
 
@@ -135,6 +140,9 @@ describe('slow consumers', () => {
     const last = nexts[nexts.length - 1]
     expect(last.payload?.errors?.[0]?.extensions?.code).toBe('SLOW_CONSUMER')
     expect(nexts.length).toBeLessThan(total)
+    // What the slow client did read came in order, without gaps or duplicates, before the error.
+    const slowIds = nexts.slice(0, -1).map((f) => f.payload?.data?.orderChanged?.documentId)
+    expect(slowIds).toEqual(inserted.slice(0, slowIds.length))
     slow.close()
   })
 })

@@ -11,11 +11,17 @@ async function floodSubscriber(gw: ToyGateway) {
   const socket = new WebSocket(gw.wsUrl, 'graphql-transport-ws')
   socket.on('error', () => undefined)
   const received: number[] = []
+  /** Every frame after the ack: its type and, for a `next` with errors, their codes. */
+  const frames: Array<{ type: string; codes?: Array<string | undefined> }> = []
   let acked!: () => void
   const ack = new Promise<void>((resolve) => (acked = resolve))
   socket.on('message', (data) => {
-    const message = JSON.parse(String(data)) as { type: string; payload?: { data?: { flood?: { n: number } } } }
+    const message = JSON.parse(String(data)) as {
+      type: string
+      payload?: { data?: { flood?: { n: number } }; errors?: Array<{ extensions?: { code?: string } }> }
+    }
     if (message.type === 'connection_ack') acked()
+    else frames.push({ type: message.type, codes: message.payload?.errors?.map((e) => e.extensions?.code) })
     const n = message.payload?.data?.flood?.n
     if (message.type === 'next' && n !== undefined) received.push(n)
   })
@@ -23,7 +29,7 @@ async function floodSubscriber(gw: ToyGateway) {
   socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${gw.token}` } }))
   await ack
   socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: `subscription { flood(size: ${SIZE}) { n pad } }` } }))
-  return { socket, received }
+  return { socket, received, frames }
 }
 
 /** Waits until `read()` returns the same value over `quietMs`. */
@@ -95,5 +101,31 @@ describe('WebSocket backpressure', () => {
     expect(idle.readyState).toBe(WebSocket.OPEN)
     idle.close()
     socket.terminate()
+  })
+
+  it('judges a peer that stops reading dead only after the slow-consumer timeout, queues SLOW_CONSUMER for it, then closes it with 4410', async () => {
+    const slowConsumerTimeoutMs = 1000
+    gw = await startToyGateway({ keepAliveMs: 200, slowConsumerTimeoutMs })
+    const { socket, received, frames } = await floodSubscriber(gw)
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    )
+    await expect.poll(() => received.length).toBeGreaterThan(10)
+    const pausedAt = Date.now()
+    socket.pause()
+
+    const judged = () => gw!.logs.find((l) => l.msg === 'websocket unresponsive: closing')
+    await expect.poll(judged, { timeout: 10_000 }).toBeDefined()
+    expect(Date.parse(judged()!.time as string) - pausedAt).toBeGreaterThanOrEqual(slowConsumerTimeoutMs)
+    expect(judged()!.code).toBe(4410)
+    socket.resume()
+
+    // What it had not read, then the end of its subscription with SLOW_CONSUMER, then the close.
+    expect(await closed).toEqual({ code: 4410, reason: 'Unresponsive' })
+    expect(received).toEqual(Array.from({ length: received.length }, (_, i) => i + 1))
+    expect(frames.slice(-2)).toEqual([{ type: 'next', codes: ['SLOW_CONSUMER'] }, { type: 'complete', codes: undefined }])
+    await expect.poll(() => gw!.probe.floodEnded).toBe(1)
+    const internal = (await gw.metrics.errors.get()).values.find((v) => v.labels.code === 'INTERNAL_SERVER_ERROR')
+    expect(internal?.value ?? 0).toBe(0)
   })
 })

@@ -95,7 +95,7 @@ export function compileComparison(
   const allowed = comparisonOps(field)
   const given = Object.keys(input).filter((op) => input[op] !== undefined && input[op] !== null)
   for (const op of given) if (!allowed.includes(op)) throw badUserInput(`${arg}.${op} is not a comparison of this field`)
-  if (given.length === 0) throw badUserInput(`${arg} must set at least one of ${allowed.join(', ')}`)
+  if (given.length === 0) throw badUserInput(`${arg} must set at least one comparison`)
   budget.comparisons += given.length
   if (budget.comparisons > MAX_COMPARISONS) throw badUserInput(`where must have at most ${MAX_COMPARISONS} comparisons`)
 

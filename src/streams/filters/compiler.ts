@@ -86,7 +86,8 @@ export function compileChangeFilter(model: Model, filter: unknown, tenant: strin
   if (requested) types = types.filter((t) => requested.includes(t.toUpperCase() as OperationType))
   if (touched.length > 0 || eventStages.length > 0) types = types.filter((t) => TOUCHING_OPERATION_TYPES.includes(t))
   if (types.length === 0) {
-    throw badUserInput('operationTypes must include UPDATE or REPLACE when a changed-field or changed-to filter is given')
+    // Named as the request wrote it, nothing more: production answers never name what the request did not.
+    throw badUserInput('operationTypes selects no operation that the changed-field filters can match (only updates and replaces change fields)')
   }
 
   const documentFilter = combineClauses(documentClauses)
