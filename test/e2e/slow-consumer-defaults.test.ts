@@ -94,12 +94,15 @@ describe('a client that stops reading, with the default timeouts', () => {
     expect(codesOf(resumer, 's2')).toEqual([])
 
     // The two that did not read: judged dead, closed with 4410 (logged with their port).
-    const judged = (raw: RawSocket) => gw.output.some((l) => l.includes('websocket unresponsive') && l.includes(`"remotePort":${socketOf(raw).localPort}`))
-    while (!(judged(late) && judged(dead)) && Date.now() - pausedAt < SLOW_CONSUMER_TIMEOUT_MS + 4 * KEEP_ALIVE_MS) {
+    const judgedAt = (raw: RawSocket) => {
+      const line = gw.output.find((l) => l.includes('websocket unresponsive') && l.includes(`"remotePort":${socketOf(raw).localPort}`))
+      return line ? Date.parse((JSON.parse(line) as { time: string }).time) : undefined
+    }
+    while (!(judgedAt(late) && judgedAt(dead)) && Date.now() - pausedAt < SLOW_CONSUMER_TIMEOUT_MS + 4 * KEEP_ALIVE_MS) {
       await new Promise((r) => setTimeout(r, 100))
     }
-    expect({ late: judged(late), dead: judged(dead) }).toEqual({ late: true, dead: true })
-    const judgedAfterMs = Date.now() - pausedAt
+    expect({ late: judgedAt(late) !== undefined, dead: judgedAt(dead) !== undefined }).toEqual({ late: true, dead: true })
+    const judgedAfterMs = Math.min(judgedAt(late)!, judgedAt(dead)!) - pausedAt
     expect(judgedAfterMs).toBeGreaterThanOrEqual(SLOW_CONSUMER_TIMEOUT_MS + KEEP_ALIVE_MS)
     expect(resumer.socket.readyState).toBe(resumer.socket.OPEN)
 
