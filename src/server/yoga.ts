@@ -9,6 +9,7 @@ import { useCsrfPrevention } from './csrf.js'
 import { createOfflineGraphiQLRenderer, graphiqlOptions } from './graphiql.js'
 import { useHardening } from './hardening.js'
 import { maskError } from './masking.js'
+import { useOrderedExecution } from './ordered-execution.js'
 import { useResultTracking, type ResultTracker, type StreamTracking } from './tracking.js'
 
 /** What each transport hands to yoga: the caller, authenticated before anything runs. */
@@ -54,7 +55,7 @@ export function createGatewayYoga(opts: GatewayYogaOptions): { yoga: GatewayYoga
       if (!auth) throw unauthenticated()
       return { ...opts.createContext(auth), auth }
     },
-    plugins: [useCsrfPrevention(), useHardening({ production }), streams.plugin, ...(opts.plugins ?? [])],
+    plugins: [useCsrfPrevention(), useHardening({ production }), useOrderedExecution(), streams.plugin, ...(opts.plugins ?? [])],
   })
   return { yoga, streams }
 }
