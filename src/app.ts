@@ -183,7 +183,7 @@ export function createApp(config: Config): App {
 
     if (config.demo) {
       await seedDemo(db)
-      const traffic = startDemoTraffic(db, 2000, (e) => logger.warn({ err: e }, 'demo traffic write failed'))
+      const traffic = startDemoTraffic(db, { onError: (e) => logger.warn({ err: e }, 'demo traffic write failed') })
       stops.push(() => traffic.stop())
     }
 
