@@ -166,6 +166,7 @@ export function createApp(config: Config): App {
       logger,
       plugins: [useSharedSubscriptionExecution() as Plugin],
       graphiqlHeaders: devTokens && !config.production ? { Authorization: `Bearer ${devTokens.admin}` } : undefined,
+      devToken: devTokens && !config.production ? devTokens.admin : undefined,
     })
     const listening = await gateway.listen()
     address = listening.url
