@@ -2,7 +2,8 @@ import { ObjectId } from 'mongodb'
 import type { Page } from 'puppeteer-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
-import { isLocalRequest, launchBrowser, screenshot, waitForText, type TestBrowser } from '../fixtures/browser.js'
+import { seedDemo, startDemoTraffic } from '../../src/mongo/demo.js'
+import { isLocalRequest, launchBrowser, screenshot, screenshotDir, waitForText, type TestBrowser } from '../fixtures/browser.js'
 import { collect, wsClient } from '../fixtures/gateway.js'
 
 /** The `orders` row of the console's streams table, as the page shows it. */
@@ -34,6 +35,17 @@ describe('the live console in headless Chromium', () => {
 
   it('shows the orders stream RUNNING, its subscriber count following a client, and a test write in the live tail', async () => {
     const { page, requests } = await browser.newPage()
+    // Traffic as in a demo, faster, so the console has something to chart.
+    await seedDemo(gw.mongo.db)
+    const traffic = startDemoTraffic(gw.mongo.db, { intervalMs: 100 })
+    try {
+      await watchConsole(page, requests)
+    } finally {
+      traffic.stop()
+    }
+  })
+
+  async function watchConsole(page: Page, requests: string[]) {
     await openConsole(page, origin, await gw.token('acme', 'admin'))
     await page.waitForSelector('#dashboard:not([hidden])')
     await waitForText(page, '#nodes tbody', 'test-node')
@@ -74,10 +86,12 @@ describe('the live console in headless Chromium', () => {
     await waitForText(page, '#explain-result', '"filterRunsIn"')
     expect(await page.$eval('#explain-result', (el) => el.textContent)).toContain('"collection": "orders"')
 
+    // For the docs: let the chart fill up before the picture.
+    if (screenshotDir) await new Promise((resolve) => setTimeout(resolve, 15_000))
     await screenshot(page, 'console')
     expect(requests.filter((url) => !isLocalRequest(url))).toEqual([])
     await page.close()
-  })
+  }
 
   it('shows a clear refusal to a token without scope admin', async () => {
     const { page } = await browser.newPage()

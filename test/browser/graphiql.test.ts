@@ -40,6 +40,7 @@ describe('GraphiQL in headless Chromium', () => {
 
   it("runs the README's subscription and shows an order the test writes", async () => {
     await typeInEditor(page, '.graphiql-query-editor', README_SUBSCRIPTION)
+    await page.click('.graphiql-toolbar-button[aria-label^="Prettify"]')
     await runInGraphiQL(page)
     const customerId = new ObjectId()
     await gw.mongo.db.collection('users').insertOne({ _id: customerId, tenantId: 'acme', email: 'grace@acme.example', name: 'Grace' })

@@ -81,16 +81,26 @@ export const CONSOLE_SCRIPT = `(function () {
     canvas.width = 160
     canvas.height = 28
     var ctx = canvas.getContext('2d')
-    var max = Math.max.apply(null, rates.concat([1]))
+    var max = Math.max.apply(null, rates.concat([1])) * 1.25
+    var x = function (i) { return canvas.width - 1 - (rates.length - 1 - i) * ((canvas.width - 2) / (HISTORY - 1)) }
+    var y = function (v) { return canvas.height - 1 - (v / max) * (canvas.height - 2) }
+    ctx.fillStyle = '#f1f5f9'
+    ctx.fillRect(0, 0, canvas.width, canvas.height)
+    if (!rates.length) return canvas
+    ctx.beginPath()
+    ctx.moveTo(x(0), canvas.height)
+    for (var i = 0; i < rates.length; i++) ctx.lineTo(x(i), y(rates[i]))
+    ctx.lineTo(x(rates.length - 1), canvas.height)
+    ctx.closePath()
+    ctx.fillStyle = '#bfdbfe'
+    ctx.fill()
+    ctx.beginPath()
+    for (var j = 0; j < rates.length; j++) {
+      if (j === 0) ctx.moveTo(x(j), y(rates[j]))
+      else ctx.lineTo(x(j), y(rates[j]))
+    }
     ctx.strokeStyle = '#2563eb'
     ctx.lineWidth = 1.5
-    ctx.beginPath()
-    for (var i = 0; i < rates.length; i++) {
-      var x = (i / (HISTORY - 1)) * (canvas.width - 2) + 1
-      var y = canvas.height - 2 - (rates[i] / max) * (canvas.height - 4)
-      if (i === 0) ctx.moveTo(x, y)
-      else ctx.lineTo(x, y)
-    }
     ctx.stroke()
     return canvas
   }
