@@ -1,22 +1,26 @@
 import { ObjectId } from 'mongodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
+import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
 import { httpGraphQL } from '../fixtures/gateway.js'
 import { isLocalRequest, launchBrowser, type TestBrowser } from '../fixtures/browser.js'
 
 describe('the example web client (examples/web-client) in headless Chromium', () => {
+  let mongo: MongoTarget
   let gw: TestGateway
   let browser: TestBrowser
   beforeAll(async () => {
-    ;[gw, browser] = await Promise.all([startTestGateway(), launchBrowser()])
+    mongo = await startMongo()
+    ;[gw, browser] = await Promise.all([startTestGateway({ mongo }), launchBrowser()])
   })
   afterAll(async () => {
     await browser?.close()
     await gw?.stop()
+    await mongo?.stop()
   })
 
   const writeOrder = async (n: number) =>
-    (await gw.mongo.db.collection('orders').insertOne({ tenantId: 'acme', customerId: new ObjectId(), status: 'pending', totalAmount: n, items: [] }))
+    (await mongo.db.collection('orders').insertOne({ tenantId: 'acme', customerId: new ObjectId(), status: 'pending', totalAmount: n, items: [] }))
       .insertedId.toHexString()
 
   it('receives events, and after a reload during writes has every write exactly once', async () => {
@@ -50,5 +54,27 @@ describe('the example web client (examples/web-client) in headless Chromium', ()
     expect(ids).toEqual(written)
     expect(await page.$$eval('#events li', (items) => items.length)).toBe(written.length)
     expect(requests.filter((url) => !isLocalRequest(url))).toEqual([])
+  })
+
+  it('resumes after losing the gateway: writes made while it was away arrive once it is back', async () => {
+    const { page } = await browser.newPage()
+    const received = () => page.evaluate(() => (window as unknown as { received: Array<{ documentId: string }> }).received.map((e) => e.documentId))
+    // Same browser profile: the page resumes after the cursor the first test stored.
+    await page.goto(`${new URL(gw.url).origin}/examples/web-client/`, { waitUntil: 'load' })
+    const before = await received()
+    const written: string[] = []
+    written.push(await writeOrder(100))
+    await expect.poll(async () => (await received()).length, { timeout: 15_000 }).toBe(before.length + 1)
+
+    const port = new URL(gw.url).port
+    await gw.app.stop()
+    await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('disconnected'), { timeout: 10_000 })
+    for (let n = 101; n < 104; n++) written.push(await writeOrder(n))
+    gw = await startTestGateway({ mongo, env: { PORT: port } })
+    written.push(await writeOrder(104))
+
+    await expect.poll(async () => (await received()).length, { timeout: 20_000 }).toBeGreaterThanOrEqual(before.length + written.length)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect((await received()).slice(before.length)).toEqual(written)
   })
 })
