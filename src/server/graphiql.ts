@@ -2,8 +2,8 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql'
 import type { GraphiQLOptions } from 'graphql-yoga'
 import { CSRF_HEADERS } from './csrf.js'
 
-/** The first tab of a fresh GraphiQL: the README's subscription, ready to run. */
-const DEFAULT_QUERY = `# Run this subscription (▶), then watch order changes arrive on the right.
+/** What a fresh GraphiQL opens on: the README's subscription, ready to run. */
+export const GRAPHIQL_START_QUERY = `# Run this subscription (▶), then watch order changes arrive on the right.
 # The admin token is in the Headers tab below (dev mode only).
 subscription {
   orderChanged(filter: { status: [SHIPPED, DELIVERED] }) {
@@ -22,13 +22,24 @@ subscription {
 export function graphiqlOptions(headers: Record<string, string> = {}): GraphiQLOptions {
   return {
     title: 'changegate',
-    defaultQuery: DEFAULT_QUERY,
     // SSE carries the headers editor's Authorization as a real HTTP header.
     subscriptionsProtocol: 'SSE',
     headers: JSON.stringify(headers, null, 2),
     shouldPersistHeaders: false,
     additionalHeaders: { [CSRF_HEADERS[0]]: 'graphiql' },
   }
+}
+
+/**
+ * GraphiQL keeps its editor's text in the page URL (`?query=`) and otherwise opens on a generic welcome text, so
+ * a visit without `?query=` is sent to one that holds {@link GRAPHIQL_START_QUERY}. Later edits stay in the URL,
+ * so a reload keeps them.
+ */
+export function graphiqlStartLocation(path: string, requestUrl: string | undefined): string | undefined {
+  const search = new URL(requestUrl ?? '/', 'http://localhost').searchParams
+  if (search.has('query')) return undefined
+  search.set('query', GRAPHIQL_START_QUERY)
+  return `${path}?${search.toString()}`
 }
 
 /**

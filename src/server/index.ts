@@ -22,6 +22,7 @@ import {
 } from './http-limits.js'
 import { createOperationalRoutes, sendJSON, type Readiness } from './http-routes.js'
 import { createStaticRoutes } from './static-routes.js'
+import { graphiqlStartLocation } from './graphiql.js'
 import { createKeyedLimit } from './limits.js'
 import { codeOf } from './masking.js'
 import { isOriginAllowed } from './origin.js'
@@ -131,6 +132,10 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     !config.production && req.method === 'GET' && (req.headers.accept ?? '').includes('text/html')
 
   async function handleGraphQL(req: IncomingMessage, res: ServerResponse) {
+    if (isGraphiQLPage(req)) {
+      const start = graphiqlStartLocation(GRAPHQL_PATH, req.url)
+      if (start) return void res.writeHead(302, { location: start, 'cache-control': 'no-store' }).end()
+    }
     if (req.method === 'OPTIONS' || isGraphiQLPage(req)) {
       await yoga.handle(req, res, {})
       return

@@ -40,6 +40,16 @@ describe('GraphiQL and CSRF protection', () => {
   })
   afterAll(() => gw.stop())
 
+  it('opens GraphiQL on the README subscription, and keeps a query already in the URL', async () => {
+    const fresh = await fetch(gw.url, { headers: { accept: 'text/html' }, redirect: 'manual' })
+    expect(fresh.status).toBe(302)
+    const location = new URL(fresh.headers.get('location')!, gw.url)
+    expect(location.pathname).toBe('/graphql')
+    expect(location.searchParams.get('query')).toContain('orderChanged(filter: { status: [SHIPPED, DELIVERED] })')
+    const edited = await fetch(`${gw.url}?query=${encodeURIComponent('{ changeCursor }')}`, { headers: { accept: 'text/html' }, redirect: 'manual' })
+    expect(edited.status).toBe(200)
+  })
+
   it('serves a GraphiQL page that sends the CSRF header with every request', async () => {
     const html = await (await fetch(gw.url, { headers: { accept: 'text/html' } })).text()
     expect(html).toContain('"additionalHeaders":{"x-graphql-yoga-csrf":"graphiql"}')
