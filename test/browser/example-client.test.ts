@@ -2,7 +2,7 @@ import { ObjectId } from 'mongodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
 import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
-import { httpGraphQL } from '../fixtures/gateway.js'
+import { streamSubscribers } from '../fixtures/streams.js'
 import { isLocalRequest, launchBrowser, type TestBrowser } from '../fixtures/browser.js'
 
 describe('the example web client (examples/web-client) in headless Chromium', () => {
@@ -26,10 +26,7 @@ describe('the example web client (examples/web-client) in headless Chromium', ()
   it('receives events, and after a reload during writes has every write exactly once', async () => {
     const { page, requests } = await browser.newPage()
     const admin = await gw.token('acme', 'admin')
-    const ordersSubscribers = async () => {
-      const { body } = await httpGraphQL<{ streams: Array<{ collection: string; subscribers: number }> }>(gw.url, admin, '{ streams { collection subscribers } }')
-      return body.data?.streams.find((s) => s.collection === 'orders')?.subscribers ?? 0
-    }
+    const ordersSubscribers = () => streamSubscribers(gw.url, admin)
     const received = () => page.evaluate(() => (window as unknown as { received: Array<{ documentId: string }> }).received.map((e) => e.documentId))
 
     await page.goto(`${new URL(gw.url).origin}/examples/web-client/?token=${await gw.token('acme')}`, { waitUntil: 'load' })

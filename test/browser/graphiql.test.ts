@@ -2,6 +2,7 @@ import { ObjectId } from 'mongodb'
 import type { Page } from 'puppeteer-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
+import { streamSubscribers } from '../fixtures/streams.js'
 import { isLocalRequest, launchBrowser, responseText, runInGraphiQL, screenshot, typeInEditor, type TestBrowser } from '../fixtures/browser.js'
 
 const README_SUBSCRIPTION =
@@ -44,9 +45,9 @@ describe('GraphiQL in headless Chromium', () => {
     await runInGraphiQL(page)
     const customerId = new ObjectId()
     await gw.mongo.db.collection('users').insertOne({ _id: customerId, tenantId: 'acme', email: 'grace@acme.example', name: 'Grace' })
-    // The subscription is live once its SSE request is open; writes before that would not be delivered.
-    await page.waitForFunction(() => (document.querySelector('.graphiql-response') as HTMLElement | null) !== null)
-    await new Promise((resolve) => setTimeout(resolve, 500))
+    // Writes count once the subscription is live on the gateway.
+    const admin = await gw.token('acme', 'admin')
+    await expect.poll(() => streamSubscribers(gw.url, admin), { timeout: 15_000 }).toBe(1)
     const { insertedId } = await gw.mongo.db.collection('orders').insertOne({
       tenantId: 'acme', customerId, status: 'shipped', totalAmount: 99.5, currency: 'EUR', region: 'eu-west', items: [],
       createdAt: new Date(), updatedAt: new Date(),

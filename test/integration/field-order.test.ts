@@ -2,6 +2,7 @@ import { ObjectId } from 'mongodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
 import { collect, wsClient } from '../fixtures/gateway.js'
+import { streamSubscribers } from '../fixtures/streams.js'
 
 // Selections in an order different from the schema's (streams, gatewayNodes, … ; key before state, …), with
 // fields that resolve synchronously, asynchronously and through a DataLoader.
@@ -71,6 +72,7 @@ describe('response fields in the order the selection set asks for', () => {
 
     const subscription = await fetch(`${gw.url}?query=${encodeURIComponent(SUBSCRIPTION)}`, { headers })
     const events = readSSE(subscription, 1)
+    await expect.poll(() => streamSubscribers(gw.url, token), { timeout: 10_000 }).toBe(1)
     await insertOrder()
     const [event] = await events
     const changed = (event.data as Record<string, Record<string, unknown>>).orderChanged
@@ -86,8 +88,10 @@ describe('response fields in the order the selection set asks for', () => {
       const [result] = await query.waitFor(1)
       expect(keysOf(result)).toEqual(QUERY_KEYS)
 
+      // The SSE test's subscription has ended: the next one is this one.
+      await expect.poll(() => streamSubscribers(gw.url, token), { timeout: 10_000 }).toBe(0)
       const subscription = collect<Record<string, unknown>>(client, SUBSCRIPTION)
-      await new Promise((resolve) => setTimeout(resolve, 300))
+      await expect.poll(() => streamSubscribers(gw.url, token), { timeout: 10_000 }).toBe(1)
       await insertOrder()
       const [changed] = await subscription.waitFor(1)
       expect(keysOf(changed)).toEqual(EVENT_KEYS)
