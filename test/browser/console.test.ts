@@ -82,6 +82,10 @@ describe('the live console in headless Chromium', () => {
       input.dispatchEvent(new Event('input'))
     })
 
+    // An error a client receives shows up by code.
+    expect((await fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer nope' }, body: '{}' })).status).toBe(401)
+    await waitForText(page, '#errors tbody', 'UNAUTHENTICATED')
+
     await page.click('#explain-run')
     await waitForText(page, '#explain-result', '"filterRunsIn"')
     expect(await page.$eval('#explain-result', (el) => el.textContent)).toContain('"collection": "orders"')

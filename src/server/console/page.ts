@@ -31,7 +31,7 @@ export function renderConsolePage(devToken?: string): string {
       <section>
         <h2>Streams</h2>
         <table id="streams">
-          <thead><tr><th>key</th><th>collection</th><th>state</th><th>owner node</th><th>epoch</th><th>subscribers</th><th>lag</th><th>events/s</th><th>last minute</th><th>resume position</th></tr></thead>
+          <thead><tr><th>key</th><th>collection</th><th>state</th><th>owner node</th><th>epoch</th><th>subscribers</th><th>lag</th><th>events/s</th><th>last minute</th><th>errors</th><th>resume position</th></tr></thead>
           <tbody></tbody>
         </table>
       </section>
@@ -39,6 +39,13 @@ export function renderConsolePage(devToken?: string): string {
         <h2>Gateway nodes</h2>
         <table id="nodes">
           <thead><tr><th>id</th><th>address</th><th>connections</th><th>subscriptions</th><th>heartbeat age</th><th>owned streams</th><th>started</th></tr></thead>
+          <tbody></tbody>
+        </table>
+      </section>
+      <section>
+        <h2>Errors sent to clients, by code <small>(this node, from /metrics)</small></h2>
+        <table id="errors">
+          <thead><tr><th>code</th><th>since start</th><th>last minute</th></tr></thead>
           <tbody></tbody>
         </table>
       </section>

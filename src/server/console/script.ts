@@ -122,6 +122,7 @@ export const CONSOLE_SCRIPT = `(function () {
       cell(row, stream.lagMs === null ? null : Math.round(stream.lagMs) + ' ms')
       cell(row, s.rates.length ? s.rates[s.rates.length - 1].toFixed(1) : '0.0', 'rate')
       cell(row, '').appendChild(chart(s.rates))
+      cell(row, stream.errors)
       var resume = cell(row, stream.resumeToken ? stream.resumeToken.slice(0, 24) + '…' : null, 'mono')
       if (stream.resumeToken) resume.title = stream.resumeToken
       body.appendChild(row)
@@ -145,6 +146,33 @@ export const CONSOLE_SCRIPT = `(function () {
     })
   }
 
+  // changegate_errors_total{code="X"} N lines of /metrics; the last minute is the change over ~40 polls.
+  var errorHistory = []
+  function pollErrors() {
+    return fetch('/metrics').then(function (response) { return response.text() }).then(function (text) {
+      var prefix = 'changegate_errors_total{code="'
+      var counts = {}
+      text.split(NL).forEach(function (line) {
+        if (line.indexOf(prefix) !== 0) return
+        var rest = line.slice(prefix.length)
+        counts[rest.slice(0, rest.indexOf('"'))] = Number(rest.slice(rest.lastIndexOf(' ') + 1))
+      })
+      errorHistory.push({ at: Date.now(), counts: counts })
+      while (errorHistory.length && errorHistory[0].at < Date.now() - 60000) errorHistory.shift()
+      var oldest = errorHistory[0].counts
+      var body = $('errors').querySelector('tbody')
+      body.textContent = ''
+      Object.keys(counts).sort().forEach(function (code) {
+        var row = document.createElement('tr')
+        cell(row, code, 'mono')
+        cell(row, counts[code])
+        cell(row, counts[code] - (oldest[code] || 0))
+        body.appendChild(row)
+      })
+      if (!Object.keys(counts).length) cell(body.appendChild(document.createElement('tr')), 'No errors sent since start.')
+    }, function () { /* /metrics unreachable: the status poll reports it */ })
+  }
+
   function poll() {
     clearTimeout(pollTimer)
     if (!token) return showRefusal('Enter a token with scope "admin" to see the gateway.')
@@ -154,6 +182,7 @@ export const CONSOLE_SCRIPT = `(function () {
       $('dashboard').hidden = false
       renderStreams(data.streams)
       renderNodes(data.gatewayNodes)
+      pollErrors()
       $('updated').textContent = 'updated ' + new Date().toLocaleTimeString()
       pollTimer = setTimeout(poll, POLL_MS)
     }, function (error) {
