@@ -20,6 +20,14 @@ export default tseslint.config(
     },
   },
   {
+    // Browser scripts (the example client): browser globals, and graphql-ws's browser build as `graphqlWs`.
+    files: ['examples/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', localStorage: 'readonly', URLSearchParams: 'readonly', setTimeout: 'readonly', graphqlWs: 'readonly' },
+    },
+  },
+  {
     files: ['src/config/**/*.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },

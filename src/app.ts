@@ -171,6 +171,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       logger,
       plugins: [useSharedSubscriptionExecution() as Plugin],
       graphiqlHeaders: devTokens && !config.production ? { Authorization: `Bearer ${devTokens.admin}` } : undefined,
+      devToken: devTokens && !config.production ? devTokens.admin : undefined,
     })
     const listening = await gateway.listen()
     address = listening.url
@@ -189,7 +190,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     // Demo data only for the built-in demo models: a team's own collections are never written to.
     if (config.demo && options.models === undefined) {
       await seedDemo(db)
-      const traffic = startDemoTraffic(db, 2000, (e) => logger.warn({ err: e }, 'demo traffic write failed'))
+      const traffic = startDemoTraffic(db, { onError: (e) => logger.warn({ err: e }, 'demo traffic write failed') })
       stops.push(() => traffic.stop())
     }
 

@@ -27,6 +27,7 @@ import { hostname } from 'node:os'
  * | `CHANGEGATE_TRUSTED_PROXIES` | comma list of proxy addresses or CIDR ranges whose `X-Forwarded-For` names the client | none: the peer address is the client |
  * | `NODE_ENV` | `production`: introspection and suggestions off, errors name no schema name the request did not write | dev mode |
  * | `CHANGEGATE_DEMO` | `1`: seed demo data and write demo traffic; `0`: off | `1` in embedded mode, else `0` |
+ * | `CHANGEGATE_CONSOLE` | `1`: serve the live console at `/console` (it needs a token with scope `admin`); `0`: off | `1` in dev mode, `0` in production |
  * | `CHANGEGATE_SUBSCRIPTION_BUFFER` | events queued per subscription; past it the subscription re-reads from MongoDB at its own pace | `1024` |
  * | `CHANGEGATE_SLOW_CONSUMER_TIMEOUT_MS` | a subscription with events waiting that reads none for this long ends with `SLOW_CONSUMER`; a WebSocket answering no ping for this long plus a ping interval is closed with 4410 | `30000` |
  * | `CHANGEGATE_LINGER_MS` | how long a stream without subscribers stays open | `10000` |
@@ -69,6 +70,8 @@ export interface Config {
   readonly trustedProxies: readonly string[]
   readonly production: boolean
   readonly demo: boolean
+  /** Serve the live console at `/console`. */
+  readonly console: boolean
   readonly subscriptionBufferSize: number
   readonly slowConsumerTimeoutMs: number
   readonly lingerMs: number
@@ -245,6 +248,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustedProxies: addressRanges(env, 'CHANGEGATE_TRUSTED_PROXIES'),
     production: read(env, 'NODE_ENV') === 'production',
     demo: flag(env, 'CHANGEGATE_DEMO', mongodbUri === undefined),
+    console: flag(env, 'CHANGEGATE_CONSOLE', read(env, 'NODE_ENV') !== 'production'),
     subscriptionBufferSize: positive(env, 'CHANGEGATE_SUBSCRIPTION_BUFFER', 1024),
     slowConsumerTimeoutMs: positive(env, 'CHANGEGATE_SLOW_CONSUMER_TIMEOUT_MS', 30_000),
     lingerMs: positive(env, 'CHANGEGATE_LINGER_MS', 10_000),

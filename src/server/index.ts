@@ -21,6 +21,8 @@ import {
   refuseEventStream,
 } from './http-limits.js'
 import { createOperationalRoutes, sendJSON, type Readiness } from './http-routes.js'
+import { createStaticRoutes } from './static-routes.js'
+import { graphiqlStartLocation } from './graphiql.js'
 import { createKeyedLimit } from './limits.js'
 import { codeOf } from './masking.js'
 import { isOriginAllowed } from './origin.js'
@@ -45,6 +47,7 @@ export type ServerConfig = Pick<
   | 'maxEventStreamsPerTenant'
   | 'trustedProxies'
   | 'production'
+  | 'console'
 >
 
 export interface GatewayServerOptions {
@@ -61,6 +64,8 @@ export interface GatewayServerOptions {
   graphiqlHeaders?: Record<string, string>
   /** Extra envelop plugins from the application (run on every transport). */
   plugins?: Plugin[]
+  /** Admin token the console's token box starts with (dev mode only; never set it in production). */
+  devToken?: string
   /** WebSocket ping interval. Default 15 000 ms. */
   keepAliveMs?: number
   /**
@@ -86,7 +91,8 @@ const UNAUTHORIZED_BODY = { errors: [{ message: 'Unauthorized', extensions: { co
 
 /**
  * One `node:http` server: `/graphql` (GraphQL over HTTP, SSE, GraphiQL, graphql-ws WebSocket upgrades),
- * `/healthz`, `/readyz`, `/metrics`; everything else is 404.
+ * `/healthz`, `/readyz`, `/metrics`, the console (`/console`) and, in dev mode, the example web client
+ * (`/examples/web-client/`); everything else is 404.
  */
 export function createGatewayServer(options: GatewayServerOptions): GatewayServer {
   const { config, authenticator, metrics, logger } = options
@@ -127,12 +133,17 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   const socketsPerAddress = createKeyedLimit(config.maxConnectionsPerIp)
   const eventStreams = createEventStreamLimit({ perAddress: config.maxEventStreamsPerIp, perTenant: config.maxEventStreamsPerTenant })
   const routes = createOperationalRoutes({ readiness: options.readiness, metrics, logger })
+  const pages = createStaticRoutes({ console: config.console, examples: !config.production, devToken: options.devToken })
 
   // GraphiQL's page itself (a browser navigation) needs no token; yoga renders it for exactly these requests.
   const isGraphiQLPage = (req: IncomingMessage) =>
     !config.production && req.method === 'GET' && (req.headers.accept ?? '').includes('text/html')
 
   async function handleGraphQL(req: IncomingMessage, res: ServerResponse) {
+    if (isGraphiQLPage(req)) {
+      const start = graphiqlStartLocation(GRAPHQL_PATH, req.url)
+      if (start) return void res.writeHead(302, { location: start, 'cache-control': 'no-store' }).end()
+    }
     if (req.method === 'OPTIONS' || isGraphiQLPage(req)) {
       await yoga.handle(req, res, {})
       return
@@ -166,6 +177,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const path = pathOf(req)
     if (await routes.handle(path, req, res)) return
+    if (await pages.handle(path, req, res)) return
     if (path === GRAPHQL_PATH) return handleGraphQL(req, res)
     sendJSON(res, 404, { error: 'Not found' })
   }

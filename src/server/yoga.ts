@@ -6,8 +6,10 @@ import { unauthenticated } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
 import type { AuthContext } from './auth.js'
 import { useCsrfPrevention } from './csrf.js'
+import { createOfflineGraphiQLRenderer, graphiqlOptions } from './graphiql.js'
 import { useHardening } from './hardening.js'
 import { maskError } from './masking.js'
+import { useOrderedExecution } from './ordered-execution.js'
 import { useResultTracking, type ResultTracker, type StreamTracking } from './tracking.js'
 
 /** What each transport hands to yoga: the caller, authenticated before anything runs. */
@@ -46,21 +48,14 @@ export function createGatewayYoga(opts: GatewayYogaOptions): { yoga: GatewayYoga
     logging: yogaLogger(opts.logger),
     // Same-origin pages need no CORS; listed origins may call the API from the browser.
     cors: allowedOrigins === 'same-origin' ? false : { origin: [...allowedOrigins], credentials: false },
-    graphiql: production
-      ? false
-      : {
-          title: 'changegate',
-          // SSE carries the headers editor's Authorization as a real HTTP header.
-          subscriptionsProtocol: 'SSE',
-          headers: JSON.stringify(opts.graphiqlHeaders ?? {}, null, 2),
-          shouldPersistHeaders: false,
-        },
+    graphiql: production ? false : graphiqlOptions(opts.graphiqlHeaders),
+    renderGraphiQL: createOfflineGraphiQLRenderer(),
     maskedErrors: { maskError: (error) => maskError(error), isDev: false },
     context: ({ auth }) => {
       if (!auth) throw unauthenticated()
       return { ...opts.createContext(auth), auth }
     },
-    plugins: [useCsrfPrevention(), useHardening({ production }), streams.plugin, ...(opts.plugins ?? [])],
+    plugins: [useCsrfPrevention(), useHardening({ production }), useOrderedExecution(), streams.plugin, ...(opts.plugins ?? [])],
   })
   return { yoga, streams }
 }
