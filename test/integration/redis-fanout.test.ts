@@ -8,9 +8,9 @@ import {
   encodeStreamMessage,
   type Envelope,
   type RedisFanOut,
-} from '../../src/fanout/redis.js'
+} from '../../src/cluster/redis-fanout.js'
 import type { StreamMessage } from '../../src/fanout/types.js'
-import { createLeaseManager } from '../../src/streams/leases.js'
+import { createLeaseManager } from '../../src/cluster/lease-manager.js'
 import { connectRedis, startRedis, type RedisServer } from '../fixtures/redis.js'
 
 function changeEvent(n: number, id = new ObjectId()): Document {

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createRedisFanOut, type RedisFanOut } from '../../src/fanout/redis.js'
-import { createLeaseManager, type Lease, type LeaseManager } from '../../src/streams/leases.js'
-import { createPositionStore } from '../../src/streams/positions.js'
+import { createRedisFanOut, type RedisFanOut } from '../../src/cluster/redis-fanout.js'
+import { createLeaseManager, type Lease, type LeaseManager } from '../../src/cluster/lease-manager.js'
+import { createPositionStore } from '../../src/cluster/position-store.js'
 import { connectRedis, startRedis, type RedisServer } from '../fixtures/redis.js'
 
 let server: RedisServer

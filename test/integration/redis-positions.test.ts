@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Position } from '../../src/mongo/position.js'
-import { createLeaseManager, type LeaseManager } from '../../src/streams/leases.js'
-import { createPositionStore, type PositionStore } from '../../src/streams/positions.js'
+import { createLeaseManager, type LeaseManager } from '../../src/cluster/lease-manager.js'
+import { createPositionStore, type PositionStore } from '../../src/cluster/position-store.js'
 import { connectRedis, startRedis, type RedisServer } from '../fixtures/redis.js'
 
 let server: RedisServer

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
-import { DEFAULT_PREFIX, FENCED_DEL, FENCED_SET, leaseValue, redisKeys, runScript } from '../fanout/redis-scripts.js'
+import { DEFAULT_PREFIX, FENCED_DEL, FENCED_SET, leaseValue, redisKeys, runScript } from './redis-scripts.js'
 import type { Position } from '../mongo/position.js'
-import type { LeaseToken } from './leases.js'
+import type { LeaseToken } from './lease-manager.js'
 
 /**
  * Resume positions of shared streams, persisted in Redis by their owners so the next owner resumes where the

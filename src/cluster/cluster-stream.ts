@@ -1,13 +1,13 @@
 import type { Document } from 'mongodb'
 import { ErrorCode } from '../errors.js'
-import type { Envelope, RedisFanOut } from '../fanout/redis.js'
+import type { Envelope, RedisFanOut } from './redis-fanout.js'
 import type { StreamMessage } from '../fanout/types.js'
 import { createChangeSource, isResumableChangeStreamError, startOptionsFor, StreamState, type ChangeSource } from '../mongo/change-source.js'
 import { comparePositions, positionFromEvent, positionFromToken, type Position } from '../mongo/position.js'
-import type { Lease, LeaseManager, LeaseToken } from './leases.js'
-import type { PositionStore } from './positions.js'
-import { failureCode, HISTORY_LOST, type SharedStream, type SharedStreamOptions } from './shared-stream.js'
-import { createStreamConsumer } from './stream-consumer.js'
+import type { Lease, LeaseManager, LeaseToken } from './lease-manager.js'
+import type { PositionStore } from './position-store.js'
+import { failureCode, HISTORY_LOST, type SharedStream, type SharedStreamOptions } from '../streams/shared-stream.js'
+import { createStreamConsumer } from '../streams/stream-consumer.js'
 
 export interface ClusterDeps {
   readonly fanout: RedisFanOut

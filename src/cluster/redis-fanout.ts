@@ -1,9 +1,9 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions'
 import type { Redis } from 'ioredis'
 import { BSON } from 'mongodb'
-import type { LeaseToken } from '../streams/leases.js'
+import type { LeaseToken } from './lease-manager.js'
 import { DEFAULT_PREFIX, FENCED_PUBLISH, leaseValue, redisKeys, runScript } from './redis-scripts.js'
-import type { StreamMessage } from './types.js'
+import type { StreamMessage } from '../fanout/types.js'
 
 /**
  * Cross-node fan-out through Redis pub/sub.

@@ -6,7 +6,7 @@ import {
   LIVE_NODES,
   redisKeys,
   runScript,
-} from '../fanout/redis-scripts.js'
+} from './redis-scripts.js'
 
 /**
  * Cluster membership and interest, in Redis.

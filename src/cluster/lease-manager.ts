@@ -9,7 +9,7 @@ import {
   parseLeaseValue,
   redisKeys,
   runScript,
-} from '../fanout/redis-scripts.js'
+} from './redis-scripts.js'
 
 /**
  * Stream ownership across nodes: one lease per shared stream, with a fencing epoch.
