@@ -60,7 +60,7 @@ export function createApp(config: Config): App {
     }
 
     const mode = config.redisUrl
-      ? createRedisMode({ redisUrl: config.redisUrl, nodeId: config.nodeId, now, logger })
+      ? createRedisMode({ redisUrl: config.redisUrl, shardedPubSub: config.redisShardedPubSub, nodeId: config.nodeId, now, logger })
       : createInProcessMode()
     stops.push(() => mode.stop())
     const streams = createStreamRegistry({
@@ -191,7 +191,7 @@ export function createApp(config: Config): App {
     const banner = [
       `changegate ${config.nodeId} listening on ${listening.url} (GraphiQL in the browser)`,
       `MongoDB: ${embedded ? `embedded (${embedded.uri})` : redact(uri)}, database ${config.mongodbDb}`,
-      `Fan-out: ${config.redisUrl ? 'Redis' : 'in-process (single node)'}${config.demo ? '; demo traffic on' : ''}`,
+      `Fan-out: ${config.redisUrl ? (config.redisUrl.includes('+cluster://') ? 'Redis Cluster' : 'Redis') + (config.redisShardedPubSub ? ' (sharded pub/sub)' : '') : 'in-process (single node)'}${config.demo ? '; demo traffic on' : ''}`,
     ]
     if (devTokens) {
       banner.push('Dev tokens (random secret for this run; paste as "Authorization: Bearer <token>"):')

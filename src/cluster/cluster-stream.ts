@@ -36,8 +36,10 @@ const messagePosition = (message: StreamMessage): Position | undefined =>
 
 /**
  * A shared stream across nodes. Every node with subscribers consumes the stream's Redis channel: messages apply in
- * sequence order, duplicates drop by position, and a sequence gap (lost messages, a Redis restart, a new owner that
- * started late) is filled from MongoDB before later messages apply. One node at a time owns the stream: it holds
+ * sequence order, duplicates drop by position, and any discontinuity — a sequence gap, another epoch (a new
+ * owner, or two owners interleaved while one is fenced out), a sequence or epoch that went back after a Redis
+ * failover lost writes — is checked against MongoDB: what lies between the consumer's position and the message's is
+ * read from MongoDB before the message applies. Positions, not Redis state, decide what a subscriber has seen. One node at a time owns the stream: it holds
  * the lease, reads MongoDB, publishes (fenced by its epoch) and persists its position for the next owner.
  */
 export function createClusterStream(options: SharedStreamOptions & { readonly cluster: ClusterDeps }): SharedStream {
@@ -53,7 +55,10 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
   // --- consuming: ordered, gap-checked application of the channel's messages
   const pending: Queued[] = []
   let started = false
-  let expectedSeq: number | undefined
+  /** The (epoch, seq) that continues the last applied message; anything else is checked against MongoDB. */
+  let expected: { epoch: number; seq: number } | undefined
+  /** The highest epoch seen on the channel: a lease this node takes gets a higher one. */
+  let highestEpoch = 0
   let filling = false
   let fillErrors = 0
 
@@ -62,17 +67,20 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
       const { message, envelope } = pending[0]
       const target = messagePosition(message)
       const from = consumer.position()
-      if (envelope.seq !== expectedSeq && target && from && comparePositions(target, from) > 0) {
+      const continues = expected !== undefined && envelope.epoch === expected.epoch && envelope.seq === expected.seq
+      if (!continues && target && from && comparePositions(target, from) > 0) {
+        // A gap, a new owner, an epoch or sequence that went back (a Redis failover lost writes): MongoDB decides.
         filling = true
         void fill(from, target).then(() => {
           filling = false
-          expectedSeq = envelope.seq
+          expected = { epoch: envelope.epoch, seq: envelope.seq }
           drain()
         })
         return
       }
       pending.shift()
-      expectedSeq = envelope.seq + 1
+      expected = { epoch: envelope.epoch, seq: envelope.seq + 1 }
+      if (envelope.epoch > highestEpoch) highestEpoch = envelope.epoch
       consumer.apply(message)
     }
   }
@@ -113,7 +121,7 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
   let unsubscribe: (() => Promise<void>) | undefined
   const stopReconnectWatch = cluster.fanout.onReconnect(() => {
     // Messages published while disconnected are gone: the next message is checked against MongoDB.
-    expectedSeq = undefined
+    expected = undefined
   })
 
   // --- owning: lease, MongoDB change stream, fenced publishing, persisted position
@@ -204,7 +212,7 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
     try {
       if (lease && !lease.isHeld) await stopOwning()
       if (!lease) {
-        const acquired = await cluster.leases.tryAcquire(key)
+        const acquired = await cluster.leases.tryAcquire(key, Math.max(highestEpoch, owner?.epoch ?? 0))
         if (acquired && !stopped) await startOwning(acquired)
       }
       owner = lease ?? (await cluster.leases.owner(key))

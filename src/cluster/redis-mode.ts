@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis'
+import { parseRedisUrl } from '../config/redis-url.js'
 import type { FanOutMode } from '../fanout/modes.js'
 import type { Position } from '../mongo/position.js'
 import type { Logger } from '../observability/logger.js'
@@ -6,10 +6,14 @@ import { createClusterStream } from './cluster-stream.js'
 import { createLeaseManager } from './lease-manager.js'
 import { createClusterRegistry } from './membership.js'
 import { createPositionStore } from './position-store.js'
+import { createRedisClients } from './redis-clients.js'
 import { createRedisFanOut } from './redis-fanout.js'
 
 export interface RedisModeOptions {
+  /** `redis://`, `rediss://`, or a cluster's seed nodes `redis+cluster://host:port,…`. */
   readonly redisUrl: string
+  /** Sharded pub/sub (Redis ≥ 7) for the fan-out. Default false. */
+  readonly shardedPubSub?: boolean
   readonly nodeId: string
   readonly now: () => Promise<Position>
   readonly logger: Logger
@@ -22,21 +26,21 @@ const INTEREST_TTL_MS = 3 * HEARTBEAT_MS
 
 export function createRedisMode(options: RedisModeOptions): FanOutMode {
   const { logger, nodeId } = options
-  const clientOptions = { retryStrategy: (attempt: number) => Math.min(100 * attempt, 2000), connectionName: `changegate-${nodeId}` }
-  const redis = new Redis(options.redisUrl, clientOptions)
-  const subscriber = new Redis(options.redisUrl, clientOptions)
+  const sharded = options.shardedPubSub ?? false
+  const clients = createRedisClients(parseRedisUrl(options.redisUrl), { connectionName: `changegate-${nodeId}`, sharded })
+  const { commands: redis, subscriber } = clients
   let lastComplaint = 0
   const complain = (error: Error) => {
     if (Date.now() - lastComplaint < 10_000) return
     lastComplaint = Date.now()
-    logger.error({ err: error }, `Redis at ${options.redisUrl.replace(/\/\/[^@/]*@/, '//***@')} is unreachable; retrying`)
+    logger.error({ err: error }, `${clients.description} is unreachable; retrying`)
   }
   redis.on('error', complain)
   subscriber.on('error', complain)
 
   const leases = createLeaseManager({ redis, nodeId, ttlMs: options.leaseTtlMs })
   const positions = createPositionStore({ redis })
-  const fanout = createRedisFanOut({ publisher: redis, subscriber, onError: (e) => logger.warn({ err: e }, 'fan-out message dropped') })
+  const fanout = createRedisFanOut({ publisher: redis, subscriber, sharded, onError: (e) => logger.warn({ err: e }, 'fan-out message dropped') })
   const cluster = createClusterRegistry({ redis, nodeId, heartbeatIntervalMs: HEARTBEAT_MS })
   let timer: NodeJS.Timeout | undefined
 
@@ -71,7 +75,7 @@ export function createRedisMode(options: RedisModeOptions): FanOutMode {
       timer = setInterval(tick, HEARTBEAT_MS)
       timer.unref()
     },
-    ready: async () => redis.status === 'ready' && subscriber.status === 'ready',
+    ready: async () => clients.isReady(),
     async nodes() {
       const now = Date.now()
       return (await cluster.nodes()).map((n) => ({
@@ -89,8 +93,7 @@ export function createRedisMode(options: RedisModeOptions): FanOutMode {
       await fanout.stop().catch(() => undefined)
       await leases.stop().catch(() => undefined)
       await cluster.leave().catch(() => undefined)
-      redis.disconnect()
-      subscriber.disconnect()
+      clients.disconnect()
     },
   }
 }
