@@ -79,7 +79,10 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
         return
       }
       pending.shift()
-      expected = { epoch: envelope.epoch, seq: envelope.seq + 1 }
+      // A late message of this epoch (reordered around a failover or slot move) does not move the expectation back.
+      if (!expected || envelope.epoch !== expected.epoch || envelope.seq >= expected.seq) {
+        expected = { epoch: envelope.epoch, seq: envelope.seq + 1 }
+      }
       if (envelope.epoch > highestEpoch) highestEpoch = envelope.epoch
       consumer.apply(message)
     }

@@ -48,6 +48,9 @@ export function createRedisClients(target: RedisTarget, options: RedisClientsOpt
     retryDelayOnClusterDown: 200,
     retryDelayOnTryAgain: 100,
     slotsRefreshTimeout: 2000,
+    // Sharded subscriptions follow their slot only when the client learns the slot moved (a migration, a promoted
+    // replica); the subscriber sends no commands that would be redirected, so it polls the slot map.
+    slotsRefreshInterval: 1000,
     shardedSubscribers: sharded,
     redisOptions: {
       connectionName: options.connectionName,
