@@ -31,6 +31,9 @@ import {
  * epoch it held before, which would revive its stale tokens.
  */
 
+/** How long a lease lives without renewal: the longest a dead owner's stream waits for a successor. */
+export const DEFAULT_LEASE_TTL_MS = 5000
+
 export interface LeaseToken {
   readonly streamKey: string
   readonly nodeId: string
@@ -74,7 +77,7 @@ export interface LeaseManagerOptions {
 
 export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
   const { redis, nodeId } = options
-  const ttlMs = options.ttlMs ?? 5000
+  const ttlMs = options.ttlMs ?? DEFAULT_LEASE_TTL_MS
   if (!Number.isSafeInteger(ttlMs) || ttlMs < 3) throw new TypeError(`lease ttlMs must be an integer >= 3, got ${ttlMs}`)
   const keys = redisKeys(options.prefix ?? DEFAULT_PREFIX)
   const held = new Map<string, Lease>()
