@@ -62,6 +62,9 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
   let filling = false
   let fillErrors = 0
 
+  /** When the channel last carried a message: an owner heartbeats, so long silence means a lost subscription. */
+  let lastMessageAt = Date.now()
+
   const drain = () => {
     while (started && !filling && pending.length > 0 && !consumer.ended) {
       const { message, envelope } = pending[0]
@@ -219,6 +222,12 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
         if (acquired && !stopped) await startOwning(acquired)
       }
       owner = lease ?? (await cluster.leases.owner(key))
+      if (!lease && started && Date.now() - lastMessageAt > 3 * heartbeatMs) {
+        // Silence past three owner heartbeats: subscribe again; whatever was missed is checked against MongoDB.
+        lastMessageAt = Date.now()
+        expected = undefined
+        await cluster.fanout.refresh(key)
+      }
       const running = source
       if (lease && running && Date.now() - lastPublishAt >= heartbeatMs) {
         const position = running.position()
@@ -233,6 +242,7 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
 
   const ready = (async () => {
     unsubscribe = await cluster.fanout.subscribe(key, (message, envelope) => {
+      lastMessageAt = Date.now()
       pending.push({ message, envelope })
       drain()
     })

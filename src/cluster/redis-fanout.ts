@@ -43,6 +43,12 @@ export interface RedisFanOut {
    * subscribed again, so listeners can check for gaps. Returns a function that removes the listener.
    */
   onReconnect(listener: () => void): () => void
+  /**
+   * Subscribes the stream's channel again (idempotent in Redis), for a listener that heard nothing for longer than
+   * the owner's heartbeat: a subscription Redis dropped without the client noticing (a slot that moved, a primary
+   * that died) is re-established on the node that now serves the channel.
+   */
+  refresh(streamKey: string): Promise<void>
   /** Unsubscribes every channel. The Redis clients stay open: they belong to the caller. */
   stop(): Promise<void>
 }
@@ -295,6 +301,12 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
         throw error
       }
       return leave
+    },
+
+    async refresh(streamKey) {
+      const channel = keys.channel(streamKey)
+      if (stopped || !channels.has(channel)) return
+      await resubscribe([channel])
     },
 
     onReconnect(listener) {

@@ -176,12 +176,15 @@ describe.each([
   })
 })
 
-describe('a primary failover', () => {
+describe.each([
+  { mode: 'classic pub/sub', sharded: false },
+  { mode: 'sharded pub/sub', sharded: true },
+])('a primary failover, $mode', ({ sharded }) => {
   it('keeps epochs increasing and old owners fenced; delivery resumes on the promoted replica', async () => {
-    const clientsA = connect()
-    const clientsB = connect()
-    const fanoutA = createRedisFanOut({ publisher: clientsA.commands, subscriber: clientsA.subscriber })
-    const fanoutB = createRedisFanOut({ publisher: clientsB.commands, subscriber: clientsB.subscriber })
+    const clientsA = connect(sharded)
+    const clientsB = connect(sharded)
+    const fanoutA = createRedisFanOut({ publisher: clientsA.commands, subscriber: clientsA.subscriber, sharded })
+    const fanoutB = createRedisFanOut({ publisher: clientsB.commands, subscriber: clientsB.subscriber, sharded })
     cleanups.push(() => fanoutA.stop(), () => fanoutB.stop())
     const a = manager(clientsA, 'node-a', 1500)
     const b = manager(clientsB, 'node-b', 1500)
