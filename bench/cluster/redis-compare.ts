@@ -167,7 +167,8 @@ async function runColumn(deps: ComparisonDeps, column: Column): Promise<ColumnRe
 
 const ms = (value: number) => (Number.isFinite(value) ? `${formatNumber(value)} ms` : '—')
 const lat = (s: LatencySummary) => `${ms(s.p50)} / ${ms(s.p99)}`
-const deliveries = (g: GroupTally) => `${g.received.toLocaleString('en-US')} of ${g.expected.toLocaleString('en-US')} (lost ${g.lost})`
+/** `missing`: not arrived when the drain ended (the load generator waits 4 s of silence, at most 30 s). */
+const deliveries = (g: GroupTally) => `${g.received.toLocaleString('en-US')} of ${g.expected.toLocaleString('en-US')} (missing ${g.lost})`
 
 export async function runRedisComparison(deps: ComparisonDeps): Promise<{ table: string; lost: number }> {
   const results: ColumnResult[] = []

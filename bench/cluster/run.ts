@@ -567,11 +567,10 @@ async function compareRedis(o: Options, layout: Layout, uri: string, mongo: Serv
     '',
     result.table,
     '',
-    `Result: ${result.lost === 0 ? 'no delivery lost' : `${result.lost} deliveries LOST`}.`,
+    `Result: ${result.lost === 0 ? 'no delivery lost' : `${result.lost} deliveries missing when the ${DRAIN_MS / 1000} s drain ended (late or lost)`}.`,
   ].join('\n')
   process.stdout.write(`${text}\n`)
-  const full = argv.length === 2
-  const path = full ? join(ROOT, 'bench/results/cluster-redis-cluster.md') : join(ROOT, '.bench-out/cluster-redis-cluster.md')
+  const path = o.quick ? join(ROOT, '.bench-out/cluster-redis-cluster.md') : join(ROOT, 'bench/results/cluster-redis-cluster.md')
   mkdirSync(dirname(path), { recursive: true })
   writeFileSync(path, `${text}\n`)
   log(`report written to ${path}`)
