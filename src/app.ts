@@ -1,7 +1,8 @@
 import { MongoClient, type Document } from 'mongodb'
 import { checkSecrets, type Config } from './config/index.js'
 import { startEmbeddedMongo, type EmbeddedMongo } from './embedded/index.js'
-import { createInProcessMode, createRedisMode } from './fanout/modes.js'
+import { createRedisMode } from './cluster/redis-mode.js'
+import { createInProcessMode } from './fanout/modes.js'
 import { createLoaders } from './loaders/index.js'
 import { resolveConfig, demoConfig, type ModelRegistry } from './models/index.js'
 import { ensureCollections } from './mongo/collections.js'
@@ -72,7 +73,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     }
 
     const mode = config.redisUrl
-      ? createRedisMode({ redisUrl: config.redisUrl, nodeId: config.nodeId, now, logger })
+      ? createRedisMode({ redisUrl: config.redisUrl, shardedPubSub: config.redisShardedPubSub, nodeId: config.nodeId, now, logger })
       : createInProcessMode()
     stops.push(() => mode.stop())
     const streams = createStreamRegistry({
@@ -197,7 +198,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     const banner = [
       `changegate ${config.nodeId} listening on ${listening.url} (GraphiQL in the browser)`,
       `MongoDB: ${embedded ? `embedded (${embedded.uri})` : redact(uri)}, database ${config.mongodbDb}`,
-      `Fan-out: ${config.redisUrl ? 'Redis' : 'in-process (single node)'}${config.demo ? '; demo traffic on' : ''}`,
+      `Fan-out: ${config.redisUrl ? (config.redisUrl.includes('+cluster://') ? 'Redis Cluster' : 'Redis') + (config.redisShardedPubSub ? ' (sharded pub/sub)' : '') : 'in-process (single node)'}${config.demo ? '; demo traffic on' : ''}`,
     ]
     if (devTokens) {
       banner.push('Dev tokens (random secret for this run; paste as "Authorization: Bearer <token>"):')

@@ -1,5 +1,9 @@
 /**
- * `npm run bench:cluster [-- --quick] [--seconds N] [--rate N] [--connections N]`
+ * `npm run bench:cluster [-- --quick] [--seconds N] [--rate N] [--connections N] [--redis cluster]`
+ *
+ * With `--redis cluster`: the 3-node cluster over one Redis, over a Redis Cluster with classic pub/sub and with
+ * sharded pub/sub, and a Redis primary failover (bench/cluster/redis-compare.ts); writes
+ * bench/results/cluster-redis-cluster.md.
  *
  * Three gateway nodes sharing one Redis and one embedded MongoDB, a load generator holding every WebSocket and a
  * writer, each its own process. `connections` × 10 `orderChanged` subscriptions (two tenants, each filtered on a
@@ -32,7 +36,9 @@ import { startServerProcess, startWorker, type ServerProcess, type Worker } from
 import { formatNumber, formatRatio, type LatencySummary } from '../lib/stats.js'
 import type { CollectResult, GroupTally } from './clients.js'
 import { createLayout, DATABASE_BASELINE, DATABASE_CLUSTER, decodeOrderHex, type Layout } from './layout.js'
+import { runRedisComparison } from './redis-compare.js'
 import type { PacedRequest, PacedResult } from './writer.js'
+import { redisKeys } from '../../src/cluster/redis-scripts.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const TSX = ['--import', 'tsx']
@@ -60,6 +66,8 @@ interface Options {
   /** The takeover phase: writes for this long, the owner is killed `killAfterSeconds` in. */
   readonly takeoverSeconds: number
   readonly killAfterSeconds: number
+  /** `cluster`: compare one Redis with a Redis Cluster instead of one node with three. */
+  readonly redis: 'single' | 'cluster'
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -72,8 +80,11 @@ function parseOptions(argv: readonly string[]): Options {
     return n
   }
   for (const arg of argv) {
-    if (arg.startsWith('--') && !['--quick', '--seconds', '--rate', '--connections'].includes(arg)) throw new Error(`unknown option ${arg}`)
+    if (arg.startsWith('--') && !['--quick', '--seconds', '--rate', '--connections', '--redis'].includes(arg)) throw new Error(`unknown option ${arg}`)
   }
+  const redisAt = argv.indexOf('--redis')
+  const redis = redisAt < 0 ? 'single' : argv[redisAt + 1]
+  if (redis !== 'single' && redis !== 'cluster') throw new Error('--redis takes single or cluster')
   return {
     quick,
     connections: value('--connections', quick ? 150 : 300),
@@ -81,6 +92,7 @@ function parseOptions(argv: readonly string[]): Options {
     seconds: value('--seconds', quick ? 5 : 20),
     takeoverSeconds: quick ? 12 : 15,
     killAfterSeconds: 3,
+    redis,
   }
 }
 
@@ -117,8 +129,9 @@ interface Gateway {
   readonly url: string
 }
 
-async function startGateway(uri: string, database: string, layout: Layout, nodeId: string, redisUrl?: string): Promise<Gateway> {
+async function startGateway(uri: string, database: string, layout: Layout, nodeId: string, redisUrl?: string, extraEnv: readonly string[] = []): Promise<Gateway> {
   const env = [
+    ...extraEnv,
     'PORT=0',
     'HOST=127.0.0.1',
     `MONGODB_URI=${uri}`,
@@ -166,15 +179,15 @@ async function warmUp(layout: Layout, phase: number, rate: number, send: Send, c
   }
 }
 
-/** Counts what crosses the stream channels, by phase: a subscriber of its own, like any node's. */
-function channelCounter(redisUrl: string) {
+/** Counts what crosses the stream's channel, by phase: a subscriber of its own, like any node's. */
+function channelCounter(redisUrl: string, channel: string) {
   const redis = new Redis(redisUrl, { lazyConnect: true })
   const byPhase = new Map<number, { events: number; seqs: Set<number>; publishers: Map<string, number>; firstAt: Map<string, number>; arrivals: number[] }>()
   let positions = 0
   let other = 0
   let undecodable = 0
   const ID = /"documentKey":\{"_id":\{"\$oid":"([0-9a-f]{24})"/
-  redis.on('pmessage', (_pattern: string, _channel: string, message: string) => {
+  redis.on('message', (_channel: string, message: string) => {
     const first = message.indexOf('\n')
     const second = message.indexOf('\n', first + 1)
     if (first < 0 || second < 0) return void undecodable++
@@ -200,7 +213,7 @@ function channelCounter(redisUrl: string) {
   return {
     start: async () => {
       await redis.connect()
-      await redis.psubscribe('cg:stream:*')
+      await redis.subscribe(channel)
     },
     phase: (phase: number) =>
       byPhase.get(phase) ?? { events: 0, seqs: new Set<number>(), publishers: new Map<string, number>(), firstAt: new Map<string, number>(), arrivals: [] as number[] },
@@ -306,7 +319,7 @@ async function runCluster(o: Options, layout: Layout, uri: string, writer: Worke
   const redisUrl = `redis://127.0.0.1:${redisPort}`
   const gateways: Gateway[] = []
   let clients: Worker | undefined
-  const counter = channelCounter(redisUrl)
+  const counter = channelCounter(redisUrl, redisKeys().channel(`${DATABASE_CLUSTER}.orders`))
   try {
     gateways.push(...(await Promise.all(Array.from({ length: NODES }, (_, i) => startGateway(uri, DATABASE_CLUSTER, layout, `node-${i}`, redisUrl)))))
     log(`cluster: redis pid ${redis.pid}; nodes ${gateways.map((g) => `${g.id} pid ${g.process.pid} at ${g.url}`).join(', ')}`)
@@ -497,6 +510,73 @@ function revision(): string {
   }
 }
 
+/** `--redis cluster`: one Redis against a Redis Cluster, classic and sharded, same layout and load. */
+async function compareRedis(o: Options, layout: Layout, uri: string, mongo: ServerProcess, argv: readonly string[], measuredRevision: string, started: number): Promise<number> {
+  let result: { table: string; lost: number }
+  let load = ''
+  try {
+    const writer = await startWorker({ file: join(ROOT, 'bench/cluster/writer.ts'), args: [uri], execArgv: TSX })
+    try {
+      const admin = await sign(TENANTS[0], 'admin')
+      const tokens = await Promise.all(TENANTS.map((t) => sign(t)))
+      load = execFileSync('uptime', { encoding: 'utf8' }).trim()
+      result = await runRedisComparison({
+        layout,
+        uri,
+        writer,
+        rate: o.rate,
+        seconds: o.seconds,
+        takeoverSeconds: o.takeoverSeconds,
+        killAfterSeconds: o.killAfterSeconds,
+        log,
+        async startGateway(database, nodeId, redisUrl, extraEnv) {
+          const g = await startGateway(uri, database, layout, nodeId, redisUrl, extraEnv)
+          return { id: g.id, url: g.url, pid: g.process.pid, stop: () => g.process.stop(10_000).then(() => undefined) }
+        },
+        async startClients(urls) {
+          const clients = await startWorker({ file: join(ROOT, 'bench/cluster/clients.ts'), execArgv: TSX })
+          await clients.request('connect', { urls: urls.map((u) => u.replace(/^http/, 'ws')), layout, tokens, concurrency: 50 }, 180_000)
+          await clients.request('subscribe')
+          return clients
+        },
+        async waitSubscribed(urls) {
+          await waitSubscribed(urls.map((url, i) => ({ id: `node-${i}`, url }) as Gateway), admin, layout.subscriptions)
+        },
+        warmUp: (phase, send, clients) => warmUp(layout, phase, o.rate, send, clients),
+      })
+      load = `${load} (start); ${execFileSync('uptime', { encoding: 'utf8' }).trim()} (end)`
+      await writer.request('close', undefined, 10_000).catch(() => undefined)
+    } finally {
+      await writer.stop()
+    }
+  } finally {
+    await mongo.stop()
+  }
+  const command = `npm run bench:cluster -- ${argv.join(' ')}`
+  const text = [
+    '# Cluster benchmark: one Redis against a Redis Cluster',
+    '',
+    `Command: \`${command}\`  `,
+    `Date: ${new Date().toISOString()} · Node ${process.version} · nproc ${execFileSync('nproc', { encoding: 'utf8' }).trim()} · revision ${measuredRevision} · wall time ${formatNumber((performance.now() - started) / 1000)} s  `,
+    `Machine load (uptime): ${load}`,
+    '',
+    `3 gateway nodes, ${layout.connections} WebSocket connections × ${layout.subscriptionsPerConnection} \`orderChanged\` subscriptions = ${layout.subscriptions.toLocaleString('en-US')}, ` +
+      `each write matching ${layout.fanout} subscriptions (one on each node), writes at ${o.rate}/s for ${o.seconds} s per column; then, on the clusters, ${o.takeoverSeconds} s of writes ` +
+      `with the primary serving the stream's slot SIGKILLed ${o.killAfterSeconds} s in (cluster-node-timeout 1000 ms; its replica is promoted). ` +
+      'Everything (embedded MongoDB, 1 or 6 redis-servers, 3 gateways, the load generator, the writer) on this one machine. Columns ran one after the other in this invocation.',
+    '',
+    result.table,
+    '',
+    `Result: ${result.lost === 0 ? 'no delivery lost' : `${result.lost} deliveries missing when the ${DRAIN_MS / 1000} s drain ended (late or lost)`}.`,
+  ].join('\n')
+  process.stdout.write(`${text}\n`)
+  const path = o.quick ? join(ROOT, '.bench-out/cluster-redis-cluster.md') : join(ROOT, 'bench/results/cluster-redis-cluster.md')
+  mkdirSync(dirname(path), { recursive: true })
+  writeFileSync(path, `${text}\n`)
+  log(`report written to ${path}`)
+  return result.lost === 0 ? 0 : 1
+}
+
 async function main(): Promise<number> {
   const argv = process.argv.slice(2)
   const o = parseOptions(argv)
@@ -508,6 +588,7 @@ async function main(): Promise<number> {
   const mongo = await startServerProcess({ command: process.execPath, args: [...TSX, 'src/embedded/cli.ts', '--port', String(port)], cwd: ROOT, readyPattern: /(mongodb:\/\/\S+)/ })
   const uri = mongo.ready[1]
   log(`embedded MongoDB pid ${mongo.pid} at ${uri}`)
+  if (o.redis === 'cluster') return compareRedis(o, layout, uri, mongo, argv, measuredRevision, started)
   let base: Baseline
   let cluster: ClusterRun
   try {

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { hostname } from 'node:os'
+import { parseRedisUrl } from './redis-url.js'
 
 /**
  * Gateway configuration, read from the environment once at start. This module is the only reader of
@@ -11,7 +12,8 @@ import { hostname } from 'node:os'
  * | `PORT`, `HOST` | listen address | `4000`, `127.0.0.1` |
  * | `MONGODB_URI` | replica set to watch (`mongodb://` or `mongodb+srv://`); absent = embedded server | absent |
  * | `MONGODB_DB` | database holding the collections | `changegate` |
- * | `REDIS_URL` | Redis for cross-node fan-out (`redis://` or `rediss://`); absent = single node | absent |
+ * | `REDIS_URL` | Redis for cross-node fan-out, leases, positions (`redis://` or `rediss://`); a Redis Cluster by its seed nodes: `redis+cluster://[user:password@]host:port[,host:port…]` (`rediss+cluster://` for TLS); absent = single node | absent |
+ * | `CHANGEGATE_REDIS_SHARDED_PUBSUB` | `1`: fan-out over sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`, Redis ≥ 7), each stream's messages stay on the shard owning its slot; `0`: classic pub/sub, broadcast to every node of a cluster | `0` |
  * | `CHANGEGATE_JWT_SECRET` | HS256 secret for bearer tokens, at least 32 characters | embedded mode: random; otherwise required |
  * | `CHANGEGATE_NODE_ID` | node name in status and leases | `hostname-pid` |
  * | `CHANGEGATE_CURSOR_SECRET` | HMAC key for cursors, shared by every node; at least 16 characters | HMAC-SHA256(JWT secret, `changegate-cursor`) |
@@ -42,6 +44,8 @@ export interface Config {
   readonly mongodbUri: string | undefined
   readonly mongodbDb: string
   readonly redisUrl: string | undefined
+  /** Fan-out over sharded pub/sub (Redis ≥ 7) instead of classic pub/sub. */
+  readonly redisShardedPubSub: boolean
   readonly jwtSecret: string
   /** True when no `CHANGEGATE_JWT_SECRET` was given: the secret is random for this process. */
   readonly jwtSecretGenerated: boolean
@@ -193,7 +197,14 @@ export function loadConfig(env: Env = process.env): Config {
   if (!DB_NAME.test(mongodbDb)) {
     throw new ConfigError('MONGODB_DB', `MONGODB_DB must be a database name (1-63 characters, none of /\\. "$*<>:|?), got ${quote(mongodbDb)}`)
   }
-  const redisUrl = url(env, 'REDIS_URL', ['redis', 'rediss'])
+  const redisUrl = read(env, 'REDIS_URL')
+  if (redisUrl !== undefined) {
+    try {
+      parseRedisUrl(redisUrl)
+    } catch (error) {
+      throw new ConfigError('REDIS_URL', `REDIS_URL ${(error as Error).message}`)
+    }
+  }
 
   const givenSecret = read(env, 'CHANGEGATE_JWT_SECRET')
   if (givenSecret !== undefined && givenSecret.length < MIN_JWT_SECRET_LENGTH) {
@@ -229,6 +240,7 @@ export function loadConfig(env: Env = process.env): Config {
     mongodbUri,
     mongodbDb,
     redisUrl,
+    redisShardedPubSub: flag(env, 'CHANGEGATE_REDIS_SHARDED_PUBSUB', false),
     jwtSecret,
     jwtSecretGenerated: givenSecret === undefined,
     cursorSecretGenerated: givenCursorSecret === undefined,

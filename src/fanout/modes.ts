@@ -1,15 +1,7 @@
-import { Redis } from 'ioredis'
-import type { Logger } from '../observability/logger.js'
-import type { Position } from '../mongo/position.js'
 import type { GatewayNodeInfo } from '../services.js'
-import { createClusterRegistry } from '../streams/cluster.js'
-import { createClusterStream } from '../streams/cluster-stream.js'
-import { createLeaseManager } from '../streams/leases.js'
-import { createPositionStore } from '../streams/positions.js'
 import type { StreamFactory } from '../streams/registry.js'
 import { createSharedStream } from '../streams/shared-stream.js'
 import { createInProcessFanOut } from './in-process.js'
-import { createRedisFanOut } from './redis.js'
 
 /** What this node tells the others about itself. */
 export interface LocalNodeState {
@@ -42,92 +34,5 @@ export function createInProcessMode(): FanOutMode {
     ready: async () => true,
     nodes: async (local) => [local],
     stop: () => fanout.stop(),
-  }
-}
-
-export interface RedisModeOptions {
-  readonly redisUrl: string
-  readonly nodeId: string
-  readonly now: () => Promise<Position>
-  readonly logger: Logger
-  /** Lease time to live (ms). Default 5000. */
-  readonly leaseTtlMs?: number
-}
-
-const HEARTBEAT_MS = 2000
-const INTEREST_TTL_MS = 3 * HEARTBEAT_MS
-
-export function createRedisMode(options: RedisModeOptions): FanOutMode {
-  const { logger, nodeId } = options
-  const clientOptions = { retryStrategy: (attempt: number) => Math.min(100 * attempt, 2000), connectionName: `changegate-${nodeId}` }
-  const redis = new Redis(options.redisUrl, clientOptions)
-  const subscriber = new Redis(options.redisUrl, clientOptions)
-  let lastComplaint = 0
-  const complain = (error: Error) => {
-    if (Date.now() - lastComplaint < 10_000) return
-    lastComplaint = Date.now()
-    logger.error({ err: error }, `Redis at ${options.redisUrl.replace(/\/\/[^@/]*@/, '//***@')} is unreachable; retrying`)
-  }
-  redis.on('error', complain)
-  subscriber.on('error', complain)
-
-  const leases = createLeaseManager({ redis, nodeId, ttlMs: options.leaseTtlMs })
-  const positions = createPositionStore({ redis })
-  const fanout = createRedisFanOut({ publisher: redis, subscriber, onError: (e) => logger.warn({ err: e }, 'fan-out message dropped') })
-  const cluster = createClusterRegistry({ redis, nodeId, heartbeatIntervalMs: HEARTBEAT_MS })
-  let timer: NodeJS.Timeout | undefined
-
-  return {
-    kind: 'redis',
-    createStream: (streamOptions) =>
-      createClusterStream({
-        ...streamOptions,
-        cluster: {
-          fanout,
-          leases,
-          positions,
-          now: options.now,
-          othersInterested: async (key) => (await cluster.interestedNodes(key)).some((id) => id !== nodeId),
-        },
-      }),
-    start(state) {
-      const beat = async () => {
-        const s = state()
-        await cluster.heartbeat({
-          id: nodeId,
-          address: s.address,
-          startedAt: s.startedAt.getTime(),
-          connections: s.connections,
-          subscriptions: s.subscriptions,
-          ownedStreams: [...s.ownedStreams],
-        })
-        await cluster.declareInterest(s.neededStreams, INTEREST_TTL_MS)
-      }
-      const tick = () => void beat().catch(() => undefined)
-      tick()
-      timer = setInterval(tick, HEARTBEAT_MS)
-      timer.unref()
-    },
-    ready: async () => redis.status === 'ready' && subscriber.status === 'ready',
-    async nodes() {
-      const now = Date.now()
-      return (await cluster.nodes()).map((n) => ({
-        id: n.id,
-        address: n.address,
-        startedAt: new Date(n.startedAt),
-        heartbeatAgeMs: Math.max(0, now - n.heartbeatAt),
-        connections: n.connections,
-        subscriptions: n.subscriptions,
-        ownedStreams: n.ownedStreams,
-      }))
-    },
-    async stop() {
-      clearInterval(timer)
-      await fanout.stop().catch(() => undefined)
-      await leases.stop().catch(() => undefined)
-      await cluster.leave().catch(() => undefined)
-      redis.disconnect()
-      subscriber.disconnect()
-    },
   }
 }

@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Position } from '../../src/mongo/position.js'
-import { createLeaseManager, type LeaseManager } from '../../src/streams/leases.js'
-import { createPositionStore, type PositionStore } from '../../src/streams/positions.js'
+import { createLeaseManager, type LeaseManager } from '../../src/cluster/lease-manager.js'
+import { createPositionStore, type PositionStore } from '../../src/cluster/position-store.js'
+import { redisKeys } from '../../src/cluster/redis-scripts.js'
 import { connectRedis, startRedis, type RedisServer } from '../fixtures/redis.js'
 
 let server: RedisServer
@@ -76,7 +77,7 @@ describe('position store', () => {
 
   it('reports a malformed stored position as an error rather than as no position', async () => {
     const key = nextStream()
-    await redis.set(`cg:position:${key}`, '{"position":{"kind":"token"},"epoch":1,"savedAt":1}')
+    await redis.set(redisKeys().position(key), '{"position":{"kind":"token"},"epoch":1,"savedAt":1}')
     await expect(positions.load(key)).rejects.toThrow(TypeError)
   })
 

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto'
 import { hostname } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { checkSecrets, ConfigError, loadConfig, type Config } from '../../src/config/index.js'
+import { parseRedisUrl } from '../../src/config/redis-url.js'
 
 const SECRET = 'x'.repeat(32)
 const REAL = { MONGODB_URI: 'mongodb://db1:27017,db2:27017/?replicaSet=rs0', CHANGEGATE_JWT_SECRET: SECRET }
@@ -137,7 +138,11 @@ describe('loadConfig', () => {
     [{ PORT: '-1' }, 'PORT', 'PORT must be an integer 0-65535, got "-1"'],
     [{ PORT: '80.5' }, 'PORT', 'PORT must be an integer 0-65535, got "80.5"'],
     [{ MONGODB_URI: 'http://db:27017' }, 'MONGODB_URI', 'MONGODB_URI must start with mongodb:// or mongodb+srv://'],
-    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL', 'REDIS_URL must start with redis:// or rediss://'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL', 'REDIS_URL must start with redis://, rediss://, redis+cluster://'],
+    [{ REDIS_URL: 'redis+cluster://' }, 'REDIS_URL', 'REDIS_URL names no cluster seed node'],
+    [{ REDIS_URL: 'redis+cluster://a:7000,b' }, 'REDIS_URL', 'REDIS_URL cluster seed nodes must be host:port'],
+    [{ REDIS_URL: 'redis+cluster://a:70000' }, 'REDIS_URL', 'REDIS_URL cluster seed nodes must be host:port'],
+    [{ CHANGEGATE_REDIS_SHARDED_PUBSUB: 'true' }, 'CHANGEGATE_REDIS_SHARDED_PUBSUB', 'must be 1 or 0'],
     [{ MONGODB_DB: 'a.b' }, 'MONGODB_DB', 'MONGODB_DB must be a database name'],
     [{ CHANGEGATE_JWT_SECRET: 'short' }, 'CHANGEGATE_JWT_SECRET', 'CHANGEGATE_JWT_SECRET must be at least 32 characters, got 5'],
     [{ CHANGEGATE_CURSOR_SECRET: 'short' }, 'CHANGEGATE_CURSOR_SECRET', 'CHANGEGATE_CURSOR_SECRET must be at least 16 characters'],
@@ -192,5 +197,24 @@ describe('loadConfig', () => {
     expect(configError({ CHANGEGATE_CURSOR_SECRET: 'hunter2' }).message).not.toContain('hunter2')
     expect(configError({ MONGODB_URI: 'mongo://admin:hunter2@db' }).message).not.toContain('hunter2')
     expect(configError({ REDIS_URL: 'http://:hunter2@cache' }).message).not.toContain('hunter2')
+    expect(configError({ REDIS_URL: 'redis+cluster://:hunter2@cache' }).message).not.toContain('hunter2')
+  })
+
+  it('reads a Redis Cluster by its seed nodes, and the sharded pub/sub switch', () => {
+    const config = loadConfig({ REDIS_URL: 'redis+cluster://user:p%40ss@r1:7000,r2:7001,[::1]:7002', CHANGEGATE_REDIS_SHARDED_PUBSUB: '1' })
+    expect(config.redisShardedPubSub).toBe(true)
+    expect(parseRedisUrl(config.redisUrl!)).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'r1', port: 7000 },
+        { host: 'r2', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
+      username: 'user',
+      password: 'p@ss',
+      tls: false,
+    })
+    expect(parseRedisUrl('rediss://cache:6380/0')).toEqual({ kind: 'single', url: 'rediss://cache:6380/0' })
+    expect(loadConfig({}).redisShardedPubSub).toBe(false)
   })
 })

@@ -1,13 +1,13 @@
 import type { Document } from 'mongodb'
 import { ErrorCode } from '../errors.js'
-import type { Envelope, RedisFanOut } from '../fanout/redis.js'
+import type { Envelope, RedisFanOut } from './redis-fanout.js'
 import type { StreamMessage } from '../fanout/types.js'
 import { createChangeSource, isResumableChangeStreamError, startOptionsFor, StreamState, type ChangeSource } from '../mongo/change-source.js'
 import { comparePositions, positionFromEvent, positionFromToken, type Position } from '../mongo/position.js'
-import type { Lease, LeaseManager, LeaseToken } from './leases.js'
-import type { PositionStore } from './positions.js'
-import { failureCode, HISTORY_LOST, type SharedStream, type SharedStreamOptions } from './shared-stream.js'
-import { createStreamConsumer } from './stream-consumer.js'
+import type { Lease, LeaseManager, LeaseToken } from './lease-manager.js'
+import type { PositionStore } from './position-store.js'
+import { failureCode, HISTORY_LOST, type SharedStream, type SharedStreamOptions } from '../streams/shared-stream.js'
+import { createStreamConsumer } from '../streams/stream-consumer.js'
 
 export interface ClusterDeps {
   readonly fanout: RedisFanOut
@@ -36,8 +36,10 @@ const messagePosition = (message: StreamMessage): Position | undefined =>
 
 /**
  * A shared stream across nodes. Every node with subscribers consumes the stream's Redis channel: messages apply in
- * sequence order, duplicates drop by position, and a sequence gap (lost messages, a Redis restart, a new owner that
- * started late) is filled from MongoDB before later messages apply. One node at a time owns the stream: it holds
+ * sequence order, duplicates drop by position, and any discontinuity — a sequence gap, another epoch (a new
+ * owner, or two owners interleaved while one is fenced out), a sequence or epoch that went back after a Redis
+ * failover lost writes — is checked against MongoDB: what lies between the consumer's position and the message's is
+ * read from MongoDB before the message applies. Positions, not Redis state, decide what a subscriber has seen. One node at a time owns the stream: it holds
  * the lease, reads MongoDB, publishes (fenced by its epoch) and persists its position for the next owner.
  */
 export function createClusterStream(options: SharedStreamOptions & { readonly cluster: ClusterDeps }): SharedStream {
@@ -53,26 +55,38 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
   // --- consuming: ordered, gap-checked application of the channel's messages
   const pending: Queued[] = []
   let started = false
-  let expectedSeq: number | undefined
+  /** The (epoch, seq) that continues the last applied message; anything else is checked against MongoDB. */
+  let expected: { epoch: number; seq: number } | undefined
+  /** The highest epoch seen on the channel: a lease this node takes gets a higher one. */
+  let highestEpoch = 0
   let filling = false
   let fillErrors = 0
+
+  /** When the channel last carried a message: an owner heartbeats, so long silence means a lost subscription. */
+  let lastMessageAt = Date.now()
 
   const drain = () => {
     while (started && !filling && pending.length > 0 && !consumer.ended) {
       const { message, envelope } = pending[0]
       const target = messagePosition(message)
       const from = consumer.position()
-      if (envelope.seq !== expectedSeq && target && from && comparePositions(target, from) > 0) {
+      const continues = expected !== undefined && envelope.epoch === expected.epoch && envelope.seq === expected.seq
+      if (!continues && target && from && comparePositions(target, from) > 0) {
+        // A gap, a new owner, an epoch or sequence that went back (a Redis failover lost writes): MongoDB decides.
         filling = true
         void fill(from, target).then(() => {
           filling = false
-          expectedSeq = envelope.seq
+          expected = { epoch: envelope.epoch, seq: envelope.seq }
           drain()
         })
         return
       }
       pending.shift()
-      expectedSeq = envelope.seq + 1
+      // A late message of this epoch (reordered around a failover or slot move) does not move the expectation back.
+      if (!expected || envelope.epoch !== expected.epoch || envelope.seq >= expected.seq) {
+        expected = { epoch: envelope.epoch, seq: envelope.seq + 1 }
+      }
+      if (envelope.epoch > highestEpoch) highestEpoch = envelope.epoch
       consumer.apply(message)
     }
   }
@@ -117,7 +131,7 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
   let unsubscribe: (() => Promise<void>) | undefined
   const stopReconnectWatch = cluster.fanout.onReconnect(() => {
     // Messages published while disconnected are gone: the next message is checked against MongoDB.
-    expectedSeq = undefined
+    expected = undefined
   })
 
   // --- owning: lease, MongoDB change stream, fenced publishing, persisted position
@@ -208,10 +222,16 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
     try {
       if (lease && !lease.isHeld) await stopOwning()
       if (!lease) {
-        const acquired = await cluster.leases.tryAcquire(key)
+        const acquired = await cluster.leases.tryAcquire(key, Math.max(highestEpoch, owner?.epoch ?? 0))
         if (acquired && !stopped) await startOwning(acquired)
       }
       owner = lease ?? (await cluster.leases.owner(key))
+      if (!lease && started && Date.now() - lastMessageAt > 3 * heartbeatMs) {
+        // Silence past three owner heartbeats: subscribe again; whatever was missed is checked against MongoDB.
+        lastMessageAt = Date.now()
+        expected = undefined
+        await cluster.fanout.refresh(key)
+      }
       const running = source
       if (lease && running && Date.now() - lastPublishAt >= heartbeatMs) {
         const position = running.position()
@@ -226,6 +246,7 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
 
   const ready = (async () => {
     unsubscribe = await cluster.fanout.subscribe(key, (message, envelope) => {
+      lastMessageAt = Date.now()
       pending.push({ message, envelope })
       drain()
     })

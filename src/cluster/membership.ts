@@ -1,20 +1,22 @@
-import type { Redis } from 'ioredis'
 import {
   DECLARE_INTEREST,
   DEFAULT_PREFIX,
+  HEARTBEAT,
   INTERESTED_NODES,
   LIVE_NODES,
   redisKeys,
   runScript,
-} from '../fanout/redis-scripts.js'
+  type RedisClient,
+} from './redis-scripts.js'
 
 /**
  * Cluster membership and interest, in Redis.
  *
- * Each node heartbeats its info into one hash and refreshes its own expiring "alive" key; a node whose alive key
- * expired (no heartbeat for 3 intervals) is not live and is dropped from the hash by the next `nodes()` call.
- * Nodes declare which shared streams their clients need, with an expiry measured on Redis's clock, so a node that
- * dies stops counting as interested without anyone cleaning up after it.
+ * Each node heartbeats its info into one hash and its liveness expiry into a sorted set (one hash slot, `{nodes}`,
+ * so the scripts work on a Redis Cluster); a node whose expiry passed (no heartbeat for 3 intervals) is not live
+ * and is dropped by the next `nodes()` call. Nodes declare which shared streams their clients need, in a sorted set
+ * per stream (in the stream's slot), with an expiry measured on Redis's clock, so a node that dies stops counting
+ * as interested without anyone cleaning up after it. Lost writes (a failover) cost at most one heartbeat interval.
  */
 
 export interface NodeInfo {
@@ -45,7 +47,7 @@ export interface ClusterRegistry {
 }
 
 export interface ClusterRegistryOptions {
-  readonly redis: Redis
+  readonly redis: RedisClient
   readonly nodeId: string
   /** Key prefix. Default `cg:`. */
   readonly prefix?: string
@@ -62,23 +64,18 @@ export function createClusterRegistry(options: ClusterRegistryOptions): ClusterR
   const leave = async () => {
     const interestKeys = [...declared].map((streamKey) => keys.interest(streamKey))
     declared.clear()
-    const batch = redis.multi().hdel(keys.nodes, nodeId).del(keys.alive(nodeId))
-    for (const key of interestKeys) batch.zrem(key, nodeId)
-    await batch.exec()
+    // One command per key: on a Redis Cluster the keys live in different slots.
+    await Promise.all([redis.hdel(keys.nodes, nodeId), redis.zrem(keys.alive, nodeId), ...interestKeys.map((key) => redis.zrem(key, nodeId))])
   }
 
   return {
     async heartbeat(info) {
       if (info.id !== nodeId) throw new TypeError(`heartbeat for node ${info.id} from registry of node ${nodeId}`)
       const record: NodeInfo = { ...info, heartbeatAt: Date.now() }
-      await redis
-        .multi()
-        .hset(keys.nodes, nodeId, JSON.stringify(record))
-        .set(keys.alive(nodeId), '1', 'PX', liveForMs)
-        .exec()
+      await runScript(redis, HEARTBEAT, [keys.nodes, keys.alive], [nodeId, JSON.stringify(record), liveForMs])
     },
     async nodes() {
-      const values = await runScript(redis, LIVE_NODES, [keys.nodes], [keys.alivePrefix])
+      const values = await runScript(redis, LIVE_NODES, [keys.nodes, keys.alive], [])
       if (!Array.isArray(values)) return []
       const nodes: NodeInfo[] = []
       for (const value of values) {
@@ -90,8 +87,8 @@ export function createClusterRegistry(options: ClusterRegistryOptions): ClusterR
     async declareInterest(streamKeys, ttlMs) {
       if (streamKeys.length === 0) return
       for (const streamKey of streamKeys) declared.add(streamKey)
-      const interestKeys = streamKeys.map((streamKey) => keys.interest(streamKey))
-      await runScript(redis, DECLARE_INTEREST, interestKeys, [nodeId, Math.max(1, Math.round(ttlMs))])
+      const ttl = Math.max(1, Math.round(ttlMs))
+      await Promise.all(streamKeys.map((streamKey) => runScript(redis, DECLARE_INTEREST, [keys.interest(streamKey)], [nodeId, ttl])))
     },
     async interestedNodes(streamKey) {
       const ids = await runScript(redis, INTERESTED_NODES, [keys.interest(streamKey)], [])

@@ -1,24 +1,28 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions'
-import type { Redis } from 'ioredis'
 import { BSON } from 'mongodb'
-import type { LeaseToken } from '../streams/leases.js'
-import { DEFAULT_PREFIX, FENCED_PUBLISH, leaseValue, redisKeys, runScript } from './redis-scripts.js'
-import type { StreamMessage } from './types.js'
+import type { StreamMessage } from '../fanout/types.js'
+import type { LeaseToken } from './lease-manager.js'
+import { DEFAULT_PREFIX, FENCED_PUBLISH, leaseValue, redisKeys, runScript, type RedisClient } from './redis-scripts.js'
+import { ShardedPubSub } from './sharded-pubsub.js'
 
 /**
  * Cross-node fan-out through Redis pub/sub.
  *
  * A stream's owner publishes each message once, on the stream's channel, through a script that first checks the
- * owner's lease (`nodeId:epoch`) and then takes the stream's next sequence number: a publish from an owner that
- * lost its lease is refused, and sequence numbers on a channel are consecutive while Redis keeps its data. Every
- * node subscribes once per channel, however many local listeners it has, and decodes each message once.
+ * owner's lease (`nodeId:epoch`): a publish from an owner that lost its lease is refused. Sequence numbers are
+ * scoped by epoch: the owner numbers its messages 1, 2, 3 … within its epoch, locally, so no Redis state (that a
+ * failover or restart could roll back) decides them and a number is never reused within an epoch. Every node
+ * subscribes once per channel, however many local listeners it has, and decodes each message once. Classic pub/sub
+ * (through graphql-redis-subscriptions' `RedisPubSub`), or sharded pub/sub (`ShardedPubSub`, Redis ≥ 7).
  *
  * Wire format, one Redis message per event: `seq` `\n` `{"epoch":E,"nodeId":N}` `\n` canonical EJSON of the
  * message, so ObjectId, Timestamp, Date, Long and Decimal128 survive the trip.
  *
- * What listeners see: the sequence restarts from 1 after a Redis restart (its counter is lost with the data), and
- * messages published while a subscriber was disconnected are never redelivered. Listeners learn about both
- * through `onReconnect` and through a `seq` that is not the last one plus 1; MongoDB is the log to fill gaps from.
+ * What listeners see: messages published while a subscriber was disconnected (or lost in a failover) are never
+ * redelivered, and a channel can carry two epochs interleaved while an old owner is being fenced out. A message is
+ * the continuation of the previous one only with the same epoch and `seq` one higher; anything else is a
+ * discontinuity to check against MongoDB, the log to fill gaps from. Listeners also learn of lost connections
+ * through `onReconnect`.
  */
 
 export interface Envelope {
@@ -30,7 +34,7 @@ export interface Envelope {
 export type EnvelopeListener = (message: StreamMessage, envelope: Envelope) => void
 
 export interface RedisFanOut {
-  /** Fenced publish: checks the lease, takes the stream's next sequence number, publishes. */
+  /** Fenced publish: numbers the message within the lease's epoch, checks the lease, publishes. */
   publish(lease: LeaseToken, message: StreamMessage): Promise<{ seq: number } | 'fenced'>
   /** Resolves once Redis confirmed the subscription; the returned function unsubscribes this listener. */
   subscribe(streamKey: string, listener: EnvelopeListener): Promise<() => Promise<void>>
@@ -39,15 +43,26 @@ export interface RedisFanOut {
    * subscribed again, so listeners can check for gaps. Returns a function that removes the listener.
    */
   onReconnect(listener: () => void): () => void
+  /**
+   * Subscribes the stream's channel again (idempotent in Redis), for a listener that heard nothing for longer than
+   * the owner's heartbeat: a subscription Redis dropped without the client noticing (a slot that moved, a primary
+   * that died) is re-established on the node that now serves the channel.
+   */
+  refresh(streamKey: string): Promise<void>
   /** Unsubscribes every channel. The Redis clients stay open: they belong to the caller. */
   stop(): Promise<void>
 }
 
 export interface RedisFanOutOptions {
   /** Runs the publish script; any client, may be shared with leases and positions. */
-  readonly publisher: Redis
-  /** Dedicated to pub/sub (a subscribed connection runs no other commands). */
-  readonly subscriber: Redis
+  readonly publisher: RedisClient
+  /**
+   * Dedicated to pub/sub (a subscribed connection runs no other commands). For sharded pub/sub on a Redis Cluster,
+   * a `Cluster` created with `shardedSubscribers: true`.
+   */
+  readonly subscriber: RedisClient
+  /** Sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`, Redis ≥ 7) instead of classic. Default false. */
+  readonly sharded?: boolean
   /** Key and channel prefix; must match the lease manager's. Default `cg:`. */
   readonly prefix?: string
   /** Told about messages that cannot be decoded and listeners that throw. Default: ignored. */
@@ -127,15 +142,16 @@ function decodeFrame(source: string | Buffer): Frame {
  * unhandled rejection. Its view of the subscriber catches those and reports the channels (ioredis resubscribes
  * them on reconnect), and hands out the last reply to be awaited.
  */
-function guardUnsubscribes(subscriber: Redis, unsubscribing: Unsubscribing): Redis {
+function guardUnsubscribes<T extends RedisClient>(subscriber: T, unsubscribing: Unsubscribing): T {
   return new Proxy(subscriber, {
     get(target, property) {
-      if (property === 'unsubscribe' || property === 'punsubscribe') {
+      if (property === 'unsubscribe' || property === 'punsubscribe' || property === 'sunsubscribe') {
+        const channelsOnly = property !== 'punsubscribe'
         return (...channels: string[]) => {
           const reply = target[property](...channels).catch(() => {
-            if (property === 'unsubscribe') unsubscribing.failed(channels)
+            if (channelsOnly) unsubscribing.failed(channels)
           })
-          if (property === 'unsubscribe') unsubscribing.last = reply
+          if (channelsOnly) unsubscribing.last = reply
           return reply
         }
       }
@@ -158,6 +174,7 @@ interface Channel {
 
 export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
   const { publisher, subscriber } = options
+  const sharded = options.sharded ?? false
   const keys = redisKeys(options.prefix ?? DEFAULT_PREFIX)
   const onError = options.onError ?? (() => undefined)
   const events = ['messageBuffer', 'pmessageBuffer'] as const
@@ -165,14 +182,17 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
   const existing = events.map((event) => new Set(handlersOf(event)))
   const orphans = new Set<string>()
   const unsubscribing: Unsubscribing = { failed: (names) => names.forEach((name) => orphans.add(name)) }
-  const pubsub = new RedisPubSub({
-    publisher,
-    subscriber: guardUnsubscribes(subscriber, unsubscribing),
-    deserializer: decodeFrame,
-    messageEventName: events[0],
-    pmessageEventName: events[1],
-  })
+  const guarded = guardUnsubscribes(subscriber, unsubscribing)
+  const sharedPubSub = sharded ? new ShardedPubSub({ publisher, subscriber: guarded, deserializer: decodeFrame }) : undefined
+  const pubsub =
+    sharedPubSub ??
+    new RedisPubSub({ publisher, subscriber: guarded, deserializer: decodeFrame, messageEventName: events[0], pmessageEventName: events[1] })
   const ownHandlers = events.map((event, n) => handlersOf(event).filter((handler) => !existing[n].has(handler)))
+  const publishCommand = sharded ? 'SPUBLISH' : 'PUBLISH'
+  const resubscribe = (names: string[]) => (sharded ? subscriber.ssubscribe(...names) : subscriber.subscribe(...names))
+  const dropChannels = (names: string[]) => (sharded ? subscriber.sunsubscribe(...names) : subscriber.unsubscribe(...names))
+  /** Per stream: the epoch this node last published with and the last sequence number it gave out in it. */
+  const sequences = new Map<string, { epoch: number; seq: number }>()
   const channels = new Map<string, Channel>()
   const reconnectListeners = new Set<() => void>()
   let stopped = false
@@ -204,7 +224,7 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
   const dropOrphans = () => {
     const stale = [...orphans].filter((name) => !channels.has(name))
     orphans.clear()
-    if (stale.length > 0) subscriber.unsubscribe(...stale).catch(() => unsubscribing.failed(stale))
+    if (stale.length > 0) dropChannels(stale).catch(() => unsubscribing.failed(stale))
   }
 
   let connectedOnce = subscriber.status === 'ready'
@@ -220,7 +240,7 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
     dropOrphans()
     // ioredis resubscribes on its own; subscribing again here makes the notification wait until Redis confirmed it.
     const names = [...channels.keys()]
-    const resubscribed = names.length > 0 ? subscriber.subscribe(...names) : Promise.resolve()
+    const resubscribed = names.length > 0 ? resubscribe(names) : Promise.resolve()
     resubscribed.catch(onError).finally(() => {
       if (stopped) return
       for (const listener of [...reconnectListeners]) {
@@ -238,16 +258,21 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
   return {
     async publish(lease, message) {
       if (stopped) throw new Error('fan-out stopped')
-      const { streamKey } = lease
-      const header = JSON.stringify({ epoch: lease.epoch, nodeId: lease.nodeId })
-      const seq = await runScript(
+      const { streamKey, epoch } = lease
+      let numbering = sequences.get(streamKey)
+      // An older epoch of this node is never current again: fenced without asking Redis.
+      if (numbering && epoch < numbering.epoch) return 'fenced'
+      if (!numbering || epoch > numbering.epoch) sequences.set(streamKey, (numbering = { epoch, seq: 0 }))
+      const seq = ++numbering.seq
+      const frame = `${seq}\n${JSON.stringify({ epoch, nodeId: lease.nodeId })}\n${encodeStreamMessage(message)}`
+      const published = await runScript(
         publisher,
         FENCED_PUBLISH,
-        [keys.lease(streamKey), keys.seq(streamKey)],
-        [leaseValue(lease.nodeId, lease.epoch), keys.channel(streamKey), header, encodeStreamMessage(message)],
+        [keys.lease(streamKey)],
+        [leaseValue(lease.nodeId, epoch), publishCommand, keys.channel(streamKey), frame],
       )
-      if (typeof seq !== 'number') throw new TypeError('unexpected reply from the publish script')
-      return seq < 0 ? 'fenced' : { seq }
+      if (typeof published !== 'number') throw new TypeError('unexpected reply from the publish script')
+      return published < 0 ? 'fenced' : { seq }
     },
 
     async subscribe(streamKey, listener) {
@@ -278,6 +303,12 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
       return leave
     },
 
+    async refresh(streamKey) {
+      const channel = keys.channel(streamKey)
+      if (stopped || !channels.has(channel)) return
+      await resubscribe([channel])
+    },
+
     onReconnect(listener) {
       const own = () => listener()
       reconnectListeners.add(own)
@@ -296,6 +327,7 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
       await Promise.all(entries.map((entry) => unsubscribeChannel(entry, false)))
       if (subscriber.status !== 'ready') subscriber.once('ready', dropOrphans)
       events.forEach((event, n) => ownHandlers[n].forEach((handler) => subscriber.removeListener(event, handler)))
+      sharedPubSub?.close()
     },
   }
 }

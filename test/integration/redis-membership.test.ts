@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createClusterRegistry, type ClusterRegistry, type NodeInfo } from '../../src/streams/cluster.js'
+import { createClusterRegistry, type ClusterRegistry, type NodeInfo } from '../../src/cluster/membership.js'
 import { connectRedis, startRedis, type RedisServer } from '../fixtures/redis.js'
 
 let server: RedisServer

@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis'
-import { DEFAULT_PREFIX, FENCED_DEL, FENCED_SET, leaseValue, redisKeys, runScript } from '../fanout/redis-scripts.js'
+import { DEFAULT_PREFIX, FENCED_DEL, FENCED_SET, leaseValue, redisKeys, runScript, type RedisClient } from './redis-scripts.js'
 import type { Position } from '../mongo/position.js'
-import type { LeaseToken } from './leases.js'
+import type { LeaseToken } from './lease-manager.js'
 
 /**
  * Resume positions of shared streams, persisted in Redis by their owners so the next owner resumes where the
@@ -9,7 +8,9 @@ import type { LeaseToken } from './leases.js'
  * that was paused past its lease never overwrites its successor's position.
  *
  * Redis is the fast path, not the durable log: after a Redis restart positions are gone (`load` returns
- * undefined) and the caller decides where to resume from.
+ * undefined), and after a failover to a replica that missed the last saves a position can be older than the last
+ * one saved. The caller decides where to resume from; an older position only means events published again, which
+ * consumers drop by position.
  */
 
 export interface SavedPosition {
@@ -29,7 +30,7 @@ export interface PositionStore {
 }
 
 export interface PositionStoreOptions {
-  readonly redis: Redis
+  readonly redis: RedisClient
   /** Key prefix; must match the lease manager's. Default `cg:`. */
   readonly prefix?: string
 }

@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks'
-import type { Redis } from 'ioredis'
 import {
   ACQUIRE_LEASE,
   DEFAULT_PREFIX,
@@ -9,7 +8,8 @@ import {
   parseLeaseValue,
   redisKeys,
   runScript,
-} from '../fanout/redis-scripts.js'
+  type RedisClient,
+} from './redis-scripts.js'
 
 /**
  * Stream ownership across nodes: one lease per shared stream, with a fencing epoch.
@@ -24,11 +24,15 @@ import {
  * successful renewal was *sent*, which is never later than Redis's expiry. Once it passes, `isHeld` is false and
  * `lost` resolves, even if no renewal could be attempted (Redis unreachable, event loop blocked).
  *
- * Redis restart: lease keys and epoch counters are lost with the data. Every previous holder's `nodeId:epoch` is
- * gone, so its writes are refused and its renewals find the lease lost. A lost counter starts again from Redis's
- * clock (ms) rather than from 1, so epochs keep increasing across the restart (as long as Redis's clock does): a
- * node that re-acquires a stream never gets back an epoch it held before, which would revive its stale tokens.
+ * Redis restart, or a Redis Cluster failover to a replica that missed the last writes: lease keys and epochs may be
+ * lost or rolled back. A previous holder's `nodeId:epoch` is then gone (its writes are refused, its renewals find
+ * the lease lost) or still there (it keeps owning; nobody else could take it). A new epoch is never below Redis's
+ * clock (ms) nor below the highest epoch the caller saw, so a node that re-acquires a stream never gets back an
+ * epoch it held before, which would revive its stale tokens.
  */
+
+/** How long a lease lives without renewal: the longest a dead owner's stream waits for a successor. */
+export const DEFAULT_LEASE_TTL_MS = 5000
 
 export interface LeaseToken {
   readonly streamKey: string
@@ -51,9 +55,10 @@ export interface Lease extends LeaseToken {
 export interface LeaseManager {
   /**
    * Takes the stream's lease if nobody holds it, with a new epoch; undefined when another holder has it. Returns
-   * the lease this manager already holds, if any.
+   * the lease this manager already holds, if any. `minEpoch`: the highest epoch seen on the stream; the new epoch
+   * is above it even if Redis lost the stored one.
    */
-  tryAcquire(streamKey: string): Promise<Lease | undefined>
+  tryAcquire(streamKey: string, minEpoch?: number): Promise<Lease | undefined>
   /** The current holder, as Redis sees it. */
   owner(streamKey: string): Promise<LeaseToken | undefined>
   /** Stops renewing and releases every lease this manager holds. */
@@ -61,7 +66,7 @@ export interface LeaseManager {
 }
 
 export interface LeaseManagerOptions {
-  readonly redis: Redis
+  readonly redis: RedisClient
   /** Written into the lease key; must be unique per node. */
   readonly nodeId: string
   /** Lease time to live. Default 5000 ms; renewals every third of it. */
@@ -72,7 +77,7 @@ export interface LeaseManagerOptions {
 
 export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
   const { redis, nodeId } = options
-  const ttlMs = options.ttlMs ?? 5000
+  const ttlMs = options.ttlMs ?? DEFAULT_LEASE_TTL_MS
   if (!Number.isSafeInteger(ttlMs) || ttlMs < 3) throw new TypeError(`lease ttlMs must be an integer >= 3, got ${ttlMs}`)
   const keys = redisKeys(options.prefix ?? DEFAULT_PREFIX)
   const held = new Map<string, Lease>()
@@ -157,12 +162,12 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
   }
 
   return {
-    async tryAcquire(streamKey) {
+    async tryAcquire(streamKey, minEpoch = 0) {
       const current = held.get(streamKey)
       if (current?.isHeld) return current
       if (stopped) return undefined
       const sentAt = performance.now()
-      const epoch = await runScript(redis, ACQUIRE_LEASE, [keys.lease(streamKey), keys.epoch(streamKey)], [nodeId, ttlMs])
+      const epoch = await runScript(redis, ACQUIRE_LEASE, [keys.lease(streamKey), keys.epoch(streamKey)], [nodeId, ttlMs, minEpoch])
       if (typeof epoch !== 'number') return undefined
       // Stopped meanwhile, or the reply took longer than the TTL (the key may already be gone): not acquired.
       if (stopped || performance.now() >= sentAt + ttlMs) {
