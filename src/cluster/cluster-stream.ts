@@ -2,11 +2,12 @@ import type { Document } from 'mongodb'
 import { ErrorCode } from '../errors.js'
 import type { Envelope, RedisFanOut } from './redis-fanout.js'
 import type { StreamMessage } from '../fanout/types.js'
-import { createChangeSource, isResumableChangeStreamError, startOptionsFor, StreamState, type ChangeSource } from '../mongo/change-source.js'
-import { comparePositions, positionFromEvent, positionFromToken, type Position } from '../mongo/position.js'
+import { createChangeSource, StreamState, type ChangeSource } from '../mongo/change-source.js'
+import { isHistoryLost, openHistory } from '../mongo/history.js'
+import { comparePositions, positionFromEvent, type Position } from '../mongo/position.js'
 import type { Lease, LeaseManager, LeaseToken } from './lease-manager.js'
 import type { PositionStore } from './position-store.js'
-import { failureCode, HISTORY_LOST, type SharedStream, type SharedStreamOptions } from '../streams/shared-stream.js'
+import { failureCode, type SharedStream, type SharedStreamOptions } from '../streams/shared-stream.js'
 import { createStreamConsumer } from '../streams/stream-consumer.js'
 
 export interface ClusterDeps {
@@ -94,36 +95,29 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
   /** Reads MongoDB from `from` up to (excluding) `until`, applying what it finds. */
   const fill = async (from: Position, until: Position): Promise<void> => {
     while (!stopped && !consumer.ended) {
-      const stream = options.mongoCollection.watch([], {
-        fullDocument: 'whenAvailable',
-        fullDocumentBeforeChange: 'whenAvailable',
-        maxAwaitTimeMS: 100,
-        ...startOptionsFor(consumer.position() ?? from),
-      })
       try {
-        for (;;) {
-          const raw = await stream.tryNext()
-          if (stopped || consumer.ended) return
-          if (raw) {
-            if (comparePositions(positionFromEvent(raw as Document & { _id: { _data: string } }), until) >= 0) return
-            consumer.apply({ kind: 'event', raw })
-          } else if (stream.closed) {
-            // Closed after an invalidating event (applied above, which ended the consumer) or by the server.
-            if (!consumer.ended) consumer.end(ErrorCode.STREAM_INVALIDATED)
-            return
-          } else if (stream.resumeToken && comparePositions(positionFromToken(stream.resumeToken as { _data: string }), until) >= 0) {
-            return
-          }
-        }
+        const history = await openHistory({
+          collection: options.mongoCollection,
+          pipeline: [],
+          from: consumer.position() ?? from,
+          until,
+          inclusive: false,
+        })
+        const end = await history.read((raw) => {
+          if (stopped || consumer.ended) return false
+          consumer.apply({ kind: 'event', raw })
+          return true
+        })
+        // A drop or rename was applied above and ended the consumer; a cursor closed without one ends it too.
+        if (end === 'invalidated' && !consumer.ended) consumer.end(ErrorCode.STREAM_INVALIDATED)
+        return
       } catch (error) {
-        if (!isResumableChangeStreamError(error) && (error as { code?: number }).code === HISTORY_LOST) {
+        if (isHistoryLost(error)) {
           consumer.end(ErrorCode.CURSOR_EXPIRED)
           return
         }
         fillErrors++
         await new Promise((r) => setTimeout(r, Math.min(2000, 100 * fillErrors)))
-      } finally {
-        await stream.close().catch(() => undefined)
       }
     }
   }

@@ -1,5 +1,5 @@
 import type { Collection as MongoCollection } from 'mongodb'
-import { MongoError } from 'mongodb'
+import { isHistoryLost } from '../mongo/history.js'
 import { ErrorCode } from '../errors.js'
 import type { FanOut } from '../fanout/types.js'
 import { createChangeSource, type ChangeSource, type StreamState } from '../mongo/change-source.js'
@@ -54,11 +54,8 @@ export interface SharedStreamOptions {
   readonly onEnded?: () => void
 }
 
-export const HISTORY_LOST = 286
-
 /** Maps a change source's fatal error to what its subscribers are told. */
-export const failureCode = (error: unknown): ErrorCode =>
-  error instanceof MongoError && error.code === HISTORY_LOST ? ErrorCode.CURSOR_EXPIRED : ErrorCode.INTERNAL_SERVER_ERROR
+export const failureCode = (error: unknown): ErrorCode => (isHistoryLost(error) ? ErrorCode.CURSOR_EXPIRED : ErrorCode.INTERNAL_SERVER_ERROR)
 
 /** Single node: this node reads the one MongoDB change stream per collection and fans it out in-process. */
 export function createSharedStream(options: SharedStreamOptions & { readonly fanout: FanOut }): SharedStream {
