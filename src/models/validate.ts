@@ -209,17 +209,17 @@ function checkRelations(model: Model & { readonly pending: PendingRelation[] }, 
 
 function checkUnique(models: readonly Model[]): void {
   const seen = new Map<string, string>()
-  const claim = (kind: string, value: string, model: string) => {
-    const key = `${kind}:${value}`
-    const other = seen.get(key)
-    if (other !== undefined) fail(model, undefined, `${kind} ${JSON.stringify(value)} is also used by model ${other}`)
-    seen.set(key, model)
+  /** `key` is the configuration key that set the name (undefined for names derived from the model name). */
+  const claim = (kind: string, value: string, model: string, key: string | undefined) => {
+    const other = seen.get(`${kind}:${value}`)
+    if (other !== undefined) fail(model, key, `${kind} ${JSON.stringify(value)} is also used by model ${other}`)
+    seen.set(`${kind}:${value}`, model)
   }
   for (const m of models) {
-    claim('collection', m.collection, m.names.type)
-    claim('field', m.names.subscription, m.names.type)
-    claim('query', m.names.single, m.names.type)
-    claim('query', m.names.list, m.names.type)
+    claim('collection', m.collection, m.names.type, 'collection')
+    claim('subscription', m.names.subscription, m.names.type, 'subscription')
+    claim('query', m.names.single, m.names.type, undefined)
+    claim('query', m.names.list, m.names.type, 'list')
   }
 }
 
