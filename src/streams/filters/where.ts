@@ -2,7 +2,7 @@ import type { Document } from 'mongodb'
 import { badUserInput } from '../../errors.js'
 import { whereTree, type WhereNode } from '../../models/where-tree.js'
 import type { Model } from '../../models/index.js'
-import { listArgument } from './arguments.js'
+import { listArgument, ownArguments } from './arguments.js'
 import { combineClauses, compileComparison, type Budget } from './comparisons.js'
 
 /** `where` nests at most this many levels (AND/OR/NOT and nested objects alike), DESIGN §8. */
@@ -20,7 +20,7 @@ function whereClauses(nodes: readonly WhereNode[], prefix: string, where: unknow
   if (where === null || where === undefined) return []
   if (typeof where !== 'object' || Array.isArray(where)) throw badUserInput(`${arg} must be an object`)
   if (depth > MAX_WHERE_DEPTH) throw badUserInput(`where must nest at most ${MAX_WHERE_DEPTH} levels`)
-  const input = where as Record<string, unknown>
+  const input = ownArguments(where)
   const known = new Set(nodes.map((n) => n.name))
   for (const key of Object.keys(input)) {
     if (!known.has(key) && !(prefix === '' && (key === 'AND' || key === 'OR' || key === 'NOT'))) {
