@@ -37,6 +37,7 @@ export function resolveConfig(raw: unknown): ModelRegistry {
   const models = specs.map(([name, spec]) => resolveModel(name, spec))
   for (const model of models) checkRelations(model, models)
   checkUnique(models)
+  checkTypeNames(models)
   return createModelRegistry(models, resolveAuth(raw.auth))
 }
 
@@ -107,6 +108,10 @@ function resolveModel(name: string, raw: unknown): Model & { readonly pending: P
   if (spec.listFilter !== undefined && typeof spec.listFilter !== 'boolean') fail(name, 'listFilter', 'must be true or false')
 
   const fieldEnum = fields.filter((f) => f.name !== spec.tenantField).map((f) => ({ name: constantCase(f.name), stored: f.name }))
+  for (const [n, value] of fieldEnum.entries()) {
+    const first = fieldEnum.find((v) => v.name === value.name)!
+    if (first !== fieldEnum[n]) fail(name, value.stored, `its ${names.fieldEnum} value ${value.name} is also the value of field ${first.stored}; rename one`)
+  }
   const shorthands = resolveShorthands(name, spec.shorthands, filterable, all)
   const pending = resolvePendingRelations(name, spec.relations, fields)
   return {
@@ -212,9 +217,10 @@ function checkUnique(models: readonly Model[]): void {
   /** `key` is the configuration key that set the name (undefined for names derived from the model name). */
   const claim = (kind: string, value: string, model: string, key: string | undefined) => {
     const other = seen.get(`${kind}:${value}`)
-    if (other !== undefined) fail(model, key, `${kind} ${JSON.stringify(value)} is also used by model ${other}`)
+    if (other !== undefined) fail(model, key, `${kind} ${JSON.stringify(value)} is also used by ${other === 'the gateway' ? other : `model ${other}`}`)
     seen.set(`${kind}:${value}`, model)
   }
+  for (const field of GATEWAY_QUERIES) seen.set(`query:${field}`, 'the gateway')
   for (const m of models) {
     claim('collection', m.collection, m.names.type, 'collection')
     claim('subscription', m.names.subscription, m.names.type, 'subscription')
@@ -254,4 +260,39 @@ function resolveAuth(raw: unknown): AuthSpec | undefined {
     }
   }
   return raw as AuthSpec
+}
+
+/** Root query fields and types the gateway defines itself (src/schema/queries, src/schema/types). */
+const GATEWAY_QUERIES = ['changeCursor', 'streams', 'gatewayNodes', 'explainSubscription']
+const GATEWAY_TYPES = new Set([
+  'Query', 'Subscription', 'Mutation', 'DateTime', 'JSON', 'Cursor', 'OperationType', 'Transition', 'FilterLocation', 'StreamState',
+  'StreamStatus', 'GatewayNode', 'SubscriptionPlan', 'FieldChange', 'ID', 'Int', 'Float', 'String', 'Boolean',
+  ...['String', 'Int', 'Float', 'Boolean', 'ID', 'DateTime', 'JSON'].flatMap((s) => [`${s}Comparison`, `${s}ListComparison`]),
+])
+
+/**
+ * Every GraphQL type the configuration generates has one name. Enums may share a `typeName` when their values are
+ * identical (the schema declares such an enum once); nested objects may not (each is implemented with its model).
+ */
+function checkTypeNames(models: readonly Model[]): void {
+  const seen = new Map<string, { readonly owner: string; readonly shape: string | undefined }>()
+  const claim = (typeName: string, model: string, field: string | undefined, shape?: string) => {
+    if (GATEWAY_TYPES.has(typeName)) fail(model, field, `type name ${JSON.stringify(typeName)} is reserved by the gateway`)
+    const other = seen.get(typeName)
+    if (other !== undefined && (shape === undefined || other.shape !== shape)) {
+      fail(model, field, `type name ${JSON.stringify(typeName)} is also used by ${other.owner}`)
+    }
+    seen.set(typeName, { owner: `model ${model}${field ? `, field ${field}` : ''}`, shape })
+  }
+  for (const m of models) {
+    const { type, event, changeFilter, where, fieldEnum, page, listFilter } = m.names
+    for (const name of [type, event, changeFilter, where, fieldEnum, page, ...(m.listFilter ? [listFilter] : [])]) claim(name, type, undefined)
+    for (const field of walkFields(m.fields)) {
+      if (field.kind === 'scalar') continue
+      const shape = field.kind === 'enum' ? JSON.stringify(field.values) : undefined
+      claim(field.typeName, type, field.path, shape)
+      const derived = field.kind === 'object' ? ['Where'] : ['Comparison', 'ListComparison']
+      for (const suffix of derived) claim(`${field.typeName}${suffix}`, type, field.path, shape)
+    }
+  }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ConfigFileError, demoConfig, resolveConfig, type ModelRegistry } from '../../src/models/index.js'
+import { buildSchema } from '../../src/schema/index.js'
 
 /** The DESIGN §8 example, completed: Ticket and the Agent its relation points to. */
 function ticketConfig() {
@@ -342,5 +343,60 @@ describe('resolveConfig rejects, in one line naming model, field and problem', (
     ['an empty claim path', () => variant((c) => (c.auth.claims = { tenant: '' })), 'auth: claims.tenant must be a claim name or dotted path'],
   ])('%s', (_name, raw, message) => {
     expect(configError(raw())).toBe(message)
+  })
+})
+
+describe('resolveConfig rejects names the generated schema cannot hold', () => {
+  const two = (extra: Record<string, unknown>, ticketFields: Record<string, unknown> = {}) =>
+    variant((c) => {
+      Object.assign(c.models.Ticket.fields as Record<string, unknown>, ticketFields)
+      Object.assign(c.models, extra)
+    })
+  const plain = (collection: string, fields: Record<string, unknown> = { name: 'String' }) => ({ collection, tenantField: null, fields })
+
+  it.each<[string, () => unknown, string]>([
+    ['a model named like a nested type of another', () => two({ TicketSla: plain('slas') }), 'model TicketSla: type name "TicketSla" is also used by model Ticket, field sla'],
+    ['a model named like a generated type of another', () => two({ TicketPage: plain('pages') }), 'model TicketPage: type name "TicketPage" is also used by model Ticket'],
+    ['a model named like a gateway type', () => two({ Cursor: plain('cursors') }), 'model Cursor: type name "Cursor" is reserved by the gateway'],
+    ['a model named Query', () => two({ Query: plain('queries') }), 'model Query: type name "Query" is reserved by the gateway'],
+    ['a model whose list query is a gateway query', () => two({ Stream: plain('streams') }), 'model Stream, field list: query "streams" is also used by the gateway'],
+    [
+      'two enums with one typeName and different values',
+      () => two({}, { state: { enum: { A: 'a' }, typeName: 'Level' }, level: { enum: { B: 'b' }, typeName: 'Level' } }),
+      'model Ticket, field level: type name "Level" is also used by model Ticket, field state',
+    ],
+    [
+      'two objects with one typeName and different fields',
+      () => two({}, { billing: { object: { city: 'String' }, typeName: 'Address' }, shipping: { object: { street: 'String' }, typeName: 'Address' } }),
+      'model Ticket, field shipping: type name "Address" is also used by model Ticket, field billing',
+    ],
+    [
+      'two fields with one field enum value',
+      () => two({}, { due_at: 'DateTime' }),
+      'model Ticket, field due_at: its TicketField value DUE_AT is also the value of field dueAt; rename one',
+    ],
+  ])('%s', (_name, raw, message) => {
+    expect(configError(raw())).toBe(message)
+  })
+
+  it('rejects objects sharing a typeName even with one shape', () => {
+    const address = { object: { city: 'String' }, typeName: 'Address' }
+    expect(configError(two({}, { billing: address, shipping: address }))).toBe(
+      'model Ticket, field shipping: type name "Address" is also used by model Ticket, field billing',
+    )
+  })
+
+  it('accepts enums that share a typeName with the same values, across models, and builds their schema', () => {
+    const level = { enum: { LOW: 'l', HIGH: 'h' }, typeName: 'Level' }
+    const registry = resolveConfig(
+      variant((c) => {
+        Object.assign(c.models.Ticket.fields as Record<string, unknown>, { level })
+        Object.assign(c.models.Agent.fields as Record<string, unknown>, { level, levels: { ...level, list: true } })
+      }),
+    )
+    expect(registry.byName('Agent')!.fields.find((f) => f.name === 'levels')).toMatchObject({ kind: 'enum', typeName: 'Level', list: true })
+    const schema = buildSchema(registry)
+    expect(schema.getType('Level')?.toString()).toBe('Level')
+    expect(schema.getType('LevelListComparison')?.toString()).toBe('LevelListComparison')
   })
 })
