@@ -72,6 +72,11 @@ function resolveModel(name: string, raw: unknown): Model & { readonly pending: P
   }
 
   const all = new Map([...walkFields(fields)].map((f) => [f.path, f]))
+  const tenant = spec.tenantField === null ? undefined : all.get(spec.tenantField)
+  if (tenant && (tenant.kind !== 'scalar' || tenant.list || (tenant.scalar !== 'String' && tenant.scalar !== 'ID'))) {
+    // The token's tenant is a string and is compared as stored: an ObjectId or a number would never match.
+    fail(name, spec.tenantField!, 'the tenant field must be a String or ID field (tenants are compared as strings)')
+  }
   const filterable = new Map<string, ResolvedField>()
   if (spec.filterable !== undefined) {
     if (!Array.isArray(spec.filterable)) fail(name, 'filterable', 'must be a list of field paths')

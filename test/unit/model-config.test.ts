@@ -211,6 +211,19 @@ describe('resolveConfig rejects, in one line naming model, field and problem', (
     ['a tenantField that is no path', () => variant((c) => (c.models.Ticket.tenantField = 'org..id')), 'model Ticket, field tenantField: must be a dotted field path or null'],
     ['no fields', () => variant((c) => (c.models.Ticket.fields = {})), 'model Ticket: `fields` must declare at least one field'],
     [
+      'an ObjectId tenant field',
+      () => withTicketField('orgId', 'ObjectId!'),
+      'model Ticket, field orgId: the tenant field must be a String or ID field (tenants are compared as strings)',
+    ],
+    [
+      'a nested list tenant field',
+      () => variant((c) => {
+        c.models.Ticket.tenantField = 'org.ids'
+        ;(c.models.Ticket.fields as Record<string, unknown>).org = { object: { ids: '[String!]' } }
+      }),
+      'model Ticket, field org.ids: the tenant field must be a String or ID field (tenants are compared as strings)',
+    ],
+    [
       'a misspelt type',
       () => withTicketField('title', 'Strin'),
       'model Ticket, field title: unknown type "Strin"; use one of String Int Float Boolean ID ObjectId DateTime JSON',
