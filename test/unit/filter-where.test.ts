@@ -299,6 +299,13 @@ describe('compileChangeFilter for a configured model', () => {
     expect(compiled.indexKeys).toEqual({})
   })
 
+  it('id arguments together select the ids all of them allow', () => {
+    const compiled = change({ id: HEX, ticketIds: [HEX2, HEX] })
+    expect(compiled.pipeline[2]).toEqual({ $match: { 'documentKey._id': { $eq: new ObjectId(HEX) } } })
+    expect(compiled.indexKeys).toEqual({ _id: HEX })
+    expect(badInput(() => change({ id: HEX, ticketIds: [HEX2] }))).toBe('id and ticketIds have no id in common')
+  })
+
   it('indexes subscribers by a top-level string equality', () => {
     expect(change({ where: { title: { eq: 'x' } } }).indexKeys).toEqual({ title: 'x' })
     expect(change({ where: { assigneeId: { eq: HEX } } }).indexKeys).toEqual({ assigneeId: HEX })
