@@ -24,6 +24,7 @@ const registry = resolveConfig({
         dueAt: 'DateTime',
         priority: { enum: { URGENT: 'p0', NORMAL: 'p2', LOW: 3 } },
         sla: { object: { hours: 'Int', tier: 'String' } },
+        lines: { object: { sku: 'String!', qty: 'Int', dims: { object: { w: 'Int' } } }, list: true },
         notes: 'JSON',
       },
       shorthands: {
@@ -107,6 +108,16 @@ describe('where: comparisons', () => {
   it('nested objects compare at their dotted path', () => {
     expect(where({ sla: { hours: { gte: 4 }, tier: { eq: 'gold' } } })).toEqual({ 'sla.hours': { $gte: 4 }, 'sla.tier': { $eq: 'gold' } })
     expect(where({ org: { name: { eq: 'Acme' } } })).toEqual({ 'org.name': { $eq: 'Acme' } })
+  })
+
+  it('the fields of a list of objects must hold for one element ($elemMatch)', () => {
+    expect(where({ lines: { sku: { eq: 'a' }, qty: { gte: 5 } } })).toEqual({ lines: { $elemMatch: { sku: { $eq: 'a' }, qty: { $gte: 5 } } } })
+    expect(where({ lines: { dims: { w: { lt: 3 } } } })).toEqual({ lines: { $elemMatch: { 'dims.w': { $lt: 3 } } } })
+    expect(where({ lines: {} })).toEqual({})
+    expect(badInput(() => where({ lines: { NOT: { qty: { eq: 1 } } } }))).toBe('where.lines.NOT is not a filterable field')
+    const matches = compileDocumentPredicate(where({ lines: { sku: { eq: 'a' }, qty: { gte: 5 } } }))
+    expect(matches({ lines: [{ sku: 'a', qty: 9 }] })).toBe(true)
+    expect(matches({ lines: [{ sku: 'a', qty: 1 }, { sku: 'b', qty: 9 }] })).toBe(false)
   })
 
   it('null and omitted comparisons are no constraint', () => {
@@ -351,7 +362,7 @@ describe('no client string becomes a key', () => {
     '$expr', '$concatArrays', '$map', '$objectToArray', '$ifNull', '$literal', '$filter', '$arrayElemAt', '$split',
   ])
   const PREFIXES = ['fullDocument.', 'fullDocumentBeforeChange.', 'updateDescription.updatedFields.']
-  const configured = new Set(['org', 'id', 'name', 'title', 'severity', 'score', 'open', 'ref', 'assigneeId', 'tags', 'watchers', 'dueAt', 'priority', 'sla', 'hours', 'tier', '0'])
+  const configured = new Set(['org', 'id', 'name', 'title', 'severity', 'score', 'open', 'ref', 'assigneeId', 'tags', 'watchers', 'dueAt', 'priority', 'sla', 'hours', 'tier', 'lines', 'sku', 'qty', 'dims', 'w', '0'])
 
   function keysOf(value: unknown, into: string[] = []): string[] {
     if (Array.isArray(value)) for (const item of value) keysOf(item, into)
@@ -386,7 +397,7 @@ describe('no client string becomes a key', () => {
         tags: { containsAny: hostile, isEmpty: false },
         sla: { tier: { notIn: hostile } },
         OR: [{ org: { name: { eq: '$ne' } } }, { NOT: { watchers: { contains: HEX } } }],
-        AND: [{ assigneeId: { exists: true } }, { dueAt: { gte: new Date(0) } }],
+        AND: [{ assigneeId: { exists: true } }, { dueAt: { gte: new Date(0) } }, { lines: { sku: { in: hostile }, dims: { w: { ne: 1 } } } }],
       },
     })
     const keys = keysOf(compiled.pipeline)
