@@ -248,14 +248,16 @@ function resolveAuth(raw: unknown): AuthSpec | undefined {
     }
     if (typeof raw.jwksUrl !== 'string' || !url || !['https:', 'http:'].includes(url.protocol)) throw at('jwksUrl must be an http(s) URL')
   }
-  if (raw.issuer !== undefined && typeof raw.issuer !== 'string') throw at('issuer must be a string')
+  if (raw.issuer !== undefined && (typeof raw.issuer !== 'string' || raw.issuer.length === 0)) throw at('issuer must be a non-empty string')
   if (raw.jwksUrl !== undefined && (raw.issuer === undefined || raw.audience === undefined)) {
     // Without both, any token the identity provider signs for any application would be accepted.
     throw at('issuer and audience are required with jwksUrl')
   }
   const audience = raw.audience
-  if (audience !== undefined && typeof audience !== 'string' && !(Array.isArray(audience) && audience.every((a) => typeof a === 'string'))) {
-    throw at('audience must be a string or a list of strings')
+  const isName = (a: unknown) => typeof a === 'string' && a.length > 0
+  if (audience !== undefined && !isName(audience) && !(Array.isArray(audience) && audience.length > 0 && audience.every(isName))) {
+    // An empty audience would make every token fail verification, with nothing in the logs saying why.
+    throw at('audience must be a non-empty string or a non-empty list of them')
   }
   if (raw.claims !== undefined) {
     if (!isObject(raw.claims)) throw at('claims must be an object')

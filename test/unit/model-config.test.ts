@@ -352,6 +352,9 @@ describe('resolveConfig rejects, in one line naming model, field and problem', (
     ['a jwksUrl that is no URL', () => variant((c) => (c.auth.jwksUrl = 'idp.example/jwks')), 'auth: jwksUrl must be an http(s) URL'],
     ['a jwksUrl without issuer', () => variant((c) => delete c.auth.issuer), 'auth: issuer and audience are required with jwksUrl'],
     ['a jwksUrl without audience', () => variant((c) => delete c.auth.audience), 'auth: issuer and audience are required with jwksUrl'],
+    ['an empty issuer', () => variant((c) => (c.auth.issuer = '')), 'auth: issuer must be a non-empty string'],
+    ['an empty audience', () => variant((c) => (c.auth.audience = '')), 'auth: audience must be a non-empty string or a non-empty list of them'],
+    ['an empty audience list', () => variant((c) => (c.auth.audience = [])), 'auth: audience must be a non-empty string or a non-empty list of them'],
     ['an unknown claims key', () => variant((c) => (c.auth.claims = { tenantId: 'org' })), 'auth: claims: unknown key "tenantId"'],
     ['an empty claim path', () => variant((c) => (c.auth.claims = { tenant: '' })), 'auth: claims.tenant must be a claim name or dotted path'],
   ])('%s', (_name, raw, message) => {
