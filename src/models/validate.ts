@@ -77,6 +77,12 @@ function resolveModel(name: string, raw: unknown): Model & { readonly pending: P
     // The token's tenant is a string and is compared as stored: an ObjectId or a number would never match.
     fail(name, spec.tenantField!, 'the tenant field must be a String or ID field (tenants are compared as strings)')
   }
+  const segments = spec.tenantField?.split('.') ?? []
+  for (let n = 1; n < segments.length; n++) {
+    const parent = segments.slice(0, n).join('.')
+    // A document has one tenant: a path through a list would give it one per element.
+    if (all.get(parent)?.list) fail(name, spec.tenantField!, `the tenant field must not be inside a list (${parent} is a list)`)
+  }
   const filterable = new Map<string, ResolvedField>()
   if (spec.filterable !== undefined) {
     if (!Array.isArray(spec.filterable)) fail(name, 'filterable', 'must be a list of field paths')

@@ -216,6 +216,14 @@ describe('resolveConfig rejects, in one line naming model, field and problem', (
       'model Ticket, field orgId: the tenant field must be a String or ID field (tenants are compared as strings)',
     ],
     [
+      'a tenant field inside a list of objects',
+      () => variant((c) => {
+        c.models.Ticket.tenantField = 'owners.orgId'
+        ;(c.models.Ticket.fields as Record<string, unknown>).owners = { object: { orgId: 'String!' }, list: true }
+      }),
+      'model Ticket, field owners.orgId: the tenant field must not be inside a list (owners is a list)',
+    ],
+    [
       'a nested list tenant field',
       () => variant((c) => {
         c.models.Ticket.tenantField = 'org.ids'
