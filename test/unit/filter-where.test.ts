@@ -174,6 +174,16 @@ describe('where: comparisons', () => {
   })
 })
 
+describe('compileDocumentFilter (list queries)', () => {
+  it('combines document shorthands and where with AND, and refuses event shorthands', () => {
+    expect(compileDocumentFilter(ticket, { minSeverity: 2 }, { priority: { eq: 'URGENT' } })).toEqual({ severity: { $gte: 2 }, priority: { $eq: 'p0' } })
+    expect(compileDocumentFilter(ticket, { minSeverity: 2 }, { severity: { lte: 4 } })).toEqual({ severity: { $gte: 2, $lte: 4 } })
+    expect(badInput(() => compileDocumentFilter(ticket, { priorityChangedTo: ['URGENT'] }, null))).toBe('filter.priorityChangedTo is not a filter argument')
+    expect(badInput(() => compileDocumentFilter(ticket, { ticketIds: [HEX] }, null))).toBe('filter.ticketIds is not a filter argument')
+    expect(badInput(() => compileDocumentFilter(ticket, { minSeverity: 1.5 }, null))).toBe('minSeverity must be an integer')
+  })
+})
+
 describe('where: AND, OR, NOT and bounds', () => {
   it('AND, OR and NOT become $and, $or and $nor', () => {
     expect(where({ AND: [{ severity: { gte: 1 } }, { open: { eq: true } }] })).toEqual({ $and: [{ severity: { $gte: 1 } }, { open: { $eq: true } }] })
