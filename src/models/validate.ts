@@ -37,6 +37,7 @@ export function resolveConfig(raw: unknown): ModelRegistry {
   const models = specs.map(([name, spec]) => resolveModel(name, spec))
   for (const model of models) checkRelations(model, models)
   checkUnique(models)
+  checkTypeNames(models)
   return createModelRegistry(models, resolveAuth(raw.auth))
 }
 
@@ -71,6 +72,17 @@ function resolveModel(name: string, raw: unknown): Model & { readonly pending: P
   }
 
   const all = new Map([...walkFields(fields)].map((f) => [f.path, f]))
+  const tenant = spec.tenantField === null ? undefined : all.get(spec.tenantField)
+  if (tenant && (tenant.kind !== 'scalar' || tenant.list || (tenant.scalar !== 'String' && tenant.scalar !== 'ID'))) {
+    // The token's tenant is a string and is compared as stored: an ObjectId or a number would never match.
+    fail(name, spec.tenantField!, 'the tenant field must be a String or ID field (tenants are compared as strings)')
+  }
+  const segments = spec.tenantField?.split('.') ?? []
+  for (let n = 1; n < segments.length; n++) {
+    const parent = segments.slice(0, n).join('.')
+    // A document has one tenant: a path through a list would give it one per element.
+    if (all.get(parent)?.list) fail(name, spec.tenantField!, `the tenant field must not be inside a list (${parent} is a list)`)
+  }
   const filterable = new Map<string, ResolvedField>()
   if (spec.filterable !== undefined) {
     if (!Array.isArray(spec.filterable)) fail(name, 'filterable', 'must be a list of field paths')
@@ -107,6 +119,10 @@ function resolveModel(name: string, raw: unknown): Model & { readonly pending: P
   if (spec.listFilter !== undefined && typeof spec.listFilter !== 'boolean') fail(name, 'listFilter', 'must be true or false')
 
   const fieldEnum = fields.filter((f) => f.name !== spec.tenantField).map((f) => ({ name: constantCase(f.name), stored: f.name }))
+  for (const [n, value] of fieldEnum.entries()) {
+    const first = fieldEnum.find((v) => v.name === value.name)!
+    if (first !== fieldEnum[n]) fail(name, value.stored, `its ${names.fieldEnum} value ${value.name} is also the value of field ${first.stored}; rename one`)
+  }
   const shorthands = resolveShorthands(name, spec.shorthands, filterable, all)
   const pending = resolvePendingRelations(name, spec.relations, fields)
   return {
@@ -209,17 +225,18 @@ function checkRelations(model: Model & { readonly pending: PendingRelation[] }, 
 
 function checkUnique(models: readonly Model[]): void {
   const seen = new Map<string, string>()
-  const claim = (kind: string, value: string, model: string) => {
-    const key = `${kind}:${value}`
-    const other = seen.get(key)
-    if (other !== undefined) fail(model, undefined, `${kind} ${JSON.stringify(value)} is also used by model ${other}`)
-    seen.set(key, model)
+  /** `key` is the configuration key that set the name (undefined for names derived from the model name). */
+  const claim = (kind: string, value: string, model: string, key: string | undefined) => {
+    const other = seen.get(`${kind}:${value}`)
+    if (other !== undefined) fail(model, key, `${kind} ${JSON.stringify(value)} is also used by ${other === 'the gateway' ? other : `model ${other}`}`)
+    seen.set(`${kind}:${value}`, model)
   }
+  for (const field of GATEWAY_QUERIES) seen.set(`query:${field}`, 'the gateway')
   for (const m of models) {
-    claim('collection', m.collection, m.names.type)
-    claim('field', m.names.subscription, m.names.type)
-    claim('query', m.names.single, m.names.type)
-    claim('query', m.names.list, m.names.type)
+    claim('collection', m.collection, m.names.type, 'collection')
+    claim('subscription', m.names.subscription, m.names.type, 'subscription')
+    claim('query', m.names.single, m.names.type, undefined)
+    claim('query', m.names.list, m.names.type, 'list')
   }
 }
 
@@ -237,14 +254,16 @@ function resolveAuth(raw: unknown): AuthSpec | undefined {
     }
     if (typeof raw.jwksUrl !== 'string' || !url || !['https:', 'http:'].includes(url.protocol)) throw at('jwksUrl must be an http(s) URL')
   }
-  if (raw.issuer !== undefined && typeof raw.issuer !== 'string') throw at('issuer must be a string')
+  if (raw.issuer !== undefined && (typeof raw.issuer !== 'string' || raw.issuer.length === 0)) throw at('issuer must be a non-empty string')
   if (raw.jwksUrl !== undefined && (raw.issuer === undefined || raw.audience === undefined)) {
     // Without both, any token the identity provider signs for any application would be accepted.
     throw at('issuer and audience are required with jwksUrl')
   }
   const audience = raw.audience
-  if (audience !== undefined && typeof audience !== 'string' && !(Array.isArray(audience) && audience.every((a) => typeof a === 'string'))) {
-    throw at('audience must be a string or a list of strings')
+  const isName = (a: unknown) => typeof a === 'string' && a.length > 0
+  if (audience !== undefined && !isName(audience) && !(Array.isArray(audience) && audience.length > 0 && audience.every(isName))) {
+    // An empty audience would make every token fail verification, with nothing in the logs saying why.
+    throw at('audience must be a non-empty string or a non-empty list of them')
   }
   if (raw.claims !== undefined) {
     if (!isObject(raw.claims)) throw at('claims must be an object')
@@ -254,4 +273,39 @@ function resolveAuth(raw: unknown): AuthSpec | undefined {
     }
   }
   return raw as AuthSpec
+}
+
+/** Root query fields and types the gateway defines itself (src/schema/queries, src/schema/types). */
+const GATEWAY_QUERIES = ['changeCursor', 'streams', 'gatewayNodes', 'explainSubscription']
+const GATEWAY_TYPES = new Set([
+  'Query', 'Subscription', 'Mutation', 'DateTime', 'JSON', 'Cursor', 'OperationType', 'Transition', 'FilterLocation', 'StreamState',
+  'StreamStatus', 'GatewayNode', 'SubscriptionPlan', 'FieldChange', 'ID', 'Int', 'Float', 'String', 'Boolean',
+  ...['String', 'Int', 'Float', 'Boolean', 'ID', 'DateTime', 'JSON'].flatMap((s) => [`${s}Comparison`, `${s}ListComparison`]),
+])
+
+/**
+ * Every GraphQL type the configuration generates has one name. Enums may share a `typeName` when their values are
+ * identical (the schema declares such an enum once); nested objects may not (each is implemented with its model).
+ */
+function checkTypeNames(models: readonly Model[]): void {
+  const seen = new Map<string, { readonly owner: string; readonly shape: string | undefined }>()
+  const claim = (typeName: string, model: string, field: string | undefined, shape?: string) => {
+    if (GATEWAY_TYPES.has(typeName)) fail(model, field, `type name ${JSON.stringify(typeName)} is reserved by the gateway`)
+    const other = seen.get(typeName)
+    if (other !== undefined && (shape === undefined || other.shape !== shape)) {
+      fail(model, field, `type name ${JSON.stringify(typeName)} is also used by ${other.owner}`)
+    }
+    seen.set(typeName, { owner: `model ${model}${field ? `, field ${field}` : ''}`, shape })
+  }
+  for (const m of models) {
+    const { type, event, changeFilter, where, fieldEnum, page, listFilter } = m.names
+    for (const name of [type, event, changeFilter, where, fieldEnum, page, ...(m.listFilter ? [listFilter] : [])]) claim(name, type, undefined)
+    for (const field of walkFields(m.fields)) {
+      if (field.kind === 'scalar') continue
+      const shape = field.kind === 'enum' ? JSON.stringify(field.values) : undefined
+      claim(field.typeName, type, field.path, shape)
+      const derived = field.kind === 'object' ? ['Where'] : ['Comparison', 'ListComparison']
+      for (const suffix of derived) claim(`${field.typeName}${suffix}`, type, field.path, shape)
+    }
+  }
 }

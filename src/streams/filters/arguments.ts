@@ -13,8 +13,14 @@ const HEX24 = /^[0-9a-fA-F]{24}$/
 export function checkFilterObject(name: string, filter: unknown): Record<string, unknown> {
   if (filter === null || filter === undefined) return {}
   if (typeof filter !== 'object' || Array.isArray(filter)) throw badUserInput(`${name} must be an object`)
-  return filter as Record<string, unknown>
+  return ownArguments(filter)
 }
+
+/**
+ * The arguments a client set, without inherited properties: configured fields and shorthands may be named
+ * `constructor` or `toString`, and GraphQL input objects inherit from Object.prototype.
+ */
+export const ownArguments = (input: object): Record<string, unknown> => Object.assign(Object.create(null) as Record<string, unknown>, input)
 
 /** The tenant comes from a verified token; anything else here is a bug, not client input. */
 export function checkTenant(tenant: unknown): string {

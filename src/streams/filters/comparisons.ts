@@ -143,7 +143,7 @@ export function combineClauses(clauses: readonly Document[]): Document {
     const [key, ...rest] = Object.keys(clause)
     if (rest.length > 0 || key.startsWith('$')) return { $and: [...clauses] }
     const value = clause[key] as unknown
-    const existing = merged[key] as unknown
+    const existing = Object.hasOwn(merged, key) ? (merged[key] as unknown) : undefined // a field may be named `constructor`
     if (existing === undefined) merged[key] = value
     else if (isOperatorObject(existing) && isOperatorObject(value) && !Object.keys(value).some((op) => op in existing)) {
       merged[key] = { ...existing, ...value }

@@ -53,8 +53,9 @@ export function compileChangeFilter(model: Model, filter: unknown, tenant: strin
 
   const budget: Budget = { comparisons: 0 }
   const requested = enumList('operationTypes', f.operationTypes, OPERATION_TYPES)
-  const ids: unknown[] = []
-  if (f.id !== undefined && f.id !== null) ids.push(idValue(model, f.id, 'id'))
+  /** Each id argument is one constraint; together they select the ids all of them allow. */
+  const idConstraints: { readonly name: string; readonly ids: unknown[] }[] = []
+  if (f.id !== undefined && f.id !== null) idConstraints.push({ name: 'id', ids: [idValue(model, f.id, 'id')] })
   const documentClauses: Document[] = []
   const eventStages: Document[] = []
   const touched: string[][] = []
@@ -69,8 +70,8 @@ export function compileChangeFilter(model: Model, filter: unknown, tenant: strin
     if (op === 'changed') touched.push(fieldEnumList(model, name, value)!)
     else if (op === 'changedNames') touched.push(fieldNameList(name, value)!)
     else if (field === 'id') {
-      if (op === 'in') ids.push(...listArgument(name, value)!.map((v, n) => idValue(model, v, `${name}[${n}]`)))
-      else ids.push(idValue(model, value, name))
+      const ids = op === 'in' ? listArgument(name, value)!.map((v, n) => idValue(model, v, `${name}[${n}]`)) : [idValue(model, value, name)]
+      idConstraints.push({ name, ids })
     } else if (op === 'changedTo') eventStages.push(changedToStage(field!.path, canonicalList(field!, value, name)))
     else {
       documentClauses.push(...compileComparison(field!, field!.path, { [op]: value }, name, budget, true))
@@ -93,7 +94,7 @@ export function compileChangeFilter(model: Model, filter: unknown, tenant: strin
   const documentFilter = combineClauses(documentClauses)
   const pipeline: Document[] = [operationTypeStage(types)]
   if (model.tenantField !== null) pipeline.push(tenantStage(model.tenantField, tenant))
-  const uniqueIds = ids.length > 0 ? canonicalIds(ids) : undefined
+  const uniqueIds = idConstraints.length > 0 ? commonIds(idConstraints) : undefined
   if (uniqueIds) pipeline.push({ $match: { 'documentKey._id': uniqueIds.length === 1 ? { $eq: uniqueIds[0] } : { $in: uniqueIds } } })
   if (Object.keys(documentFilter).length > 0) pipeline.push(documentStage(documentFilter))
   pipeline.push(...eventStages)
@@ -146,8 +147,14 @@ function idValue(model: Model, value: unknown, name: string): unknown {
   return model.idType === 'ObjectId' ? objectIdArgument(name, value) : stringArgument(name, value)
 }
 
-function canonicalIds(ids: unknown[]): unknown[] {
-  const byKey = new Map(ids.map((id) => [keyString(id)!, id]))
+/** The ids every constraint allows, deduplicated and sorted; none in common selects nothing, which is an input error. */
+function commonIds(constraints: readonly { readonly name: string; readonly ids: unknown[] }[]): unknown[] {
+  let byKey = new Map(constraints[0].ids.map((id) => [keyString(id)!, id]))
+  for (const { ids } of constraints.slice(1)) {
+    const allowed = new Set(ids.map((id) => keyString(id)))
+    byKey = new Map([...byKey].filter(([key]) => allowed.has(key)))
+  }
+  if (byKey.size === 0) throw badUserInput(`${constraints.map((c) => c.name).join(' and ')} have no id in common`)
   return [...byKey.keys()].sort().map((k) => byKey.get(k))
 }
 
