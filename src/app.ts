@@ -11,6 +11,7 @@ import { DEMO_TENANTS, seedDemo, startDemoTraffic } from './mongo/demo.js'
 import type { Position } from './mongo/position.js'
 import { createLogger, type Logger } from './observability/logger.js'
 import { createMetrics } from './observability/metrics.js'
+import { exampleSubscription } from './schema/example.js'
 import { buildSchema } from './schema/index.js'
 import { useSharedSubscriptionExecution } from './schema/shared-execution.js'
 import type { Plugin } from 'graphql-yoga'
@@ -173,6 +174,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       plugins: [useSharedSubscriptionExecution() as Plugin],
       graphiqlHeaders: devTokens && !config.production ? { Authorization: `Bearer ${devTokens.admin}` } : undefined,
       devToken: devTokens && !config.production ? devTokens.admin : undefined,
+      // The demo opens on the README's subscription; a team's own models on their first one.
+      exampleSubscription: options.models ? exampleSubscription(models.models[0]) : undefined,
     })
     const listening = await gateway.listen()
     address = listening.url

@@ -35,10 +35,10 @@ export function graphiqlOptions(headers: Record<string, string> = {}): GraphiQLO
  * a visit without `?query=` is sent to one that holds {@link GRAPHIQL_START_QUERY}. Later edits stay in the URL,
  * so a reload keeps them.
  */
-export function graphiqlStartLocation(path: string, requestUrl: string | undefined): string | undefined {
+export function graphiqlStartLocation(path: string, requestUrl: string | undefined, startQuery = GRAPHIQL_START_QUERY): string | undefined {
   const search = new URL(requestUrl ?? '/', 'http://localhost').searchParams
   if (search.has('query')) return undefined
-  search.set('query', GRAPHIQL_START_QUERY)
+  search.set('query', startQuery)
   return `${path}?${search.toString()}`
 }
 

@@ -66,6 +66,11 @@ export interface GatewayServerOptions {
   plugins?: Plugin[]
   /** Admin token the console's token box starts with (dev mode only; never set it in production). */
   devToken?: string
+  /**
+   * A subscription on the configured models that GraphiQL and the console open on; default: the README's
+   * `orderChanged` subscription of the demo.
+   */
+  exampleSubscription?: string
   /** WebSocket ping interval. Default 15 000 ms. */
   keepAliveMs?: number
   /**
@@ -133,7 +138,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   const socketsPerAddress = createKeyedLimit(config.maxConnectionsPerIp)
   const eventStreams = createEventStreamLimit({ perAddress: config.maxEventStreamsPerIp, perTenant: config.maxEventStreamsPerTenant })
   const routes = createOperationalRoutes({ readiness: options.readiness, metrics, logger })
-  const pages = createStaticRoutes({ console: config.console, examples: !config.production, devToken: options.devToken })
+  const pages = createStaticRoutes({ console: config.console, examples: !config.production, devToken: options.devToken, exampleSubscription: options.exampleSubscription })
 
   // GraphiQL's page itself (a browser navigation) needs no token; yoga renders it for exactly these requests.
   const isGraphiQLPage = (req: IncomingMessage) =>
@@ -141,7 +146,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
 
   async function handleGraphQL(req: IncomingMessage, res: ServerResponse) {
     if (isGraphiQLPage(req)) {
-      const start = graphiqlStartLocation(GRAPHQL_PATH, req.url)
+      const start = graphiqlStartLocation(GRAPHQL_PATH, req.url, options.exampleSubscription)
       if (start) return void res.writeHead(302, { location: start, 'cache-control': 'no-store' }).end()
     }
     if (req.method === 'OPTIONS' || isGraphiQLPage(req)) {

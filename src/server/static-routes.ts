@@ -16,6 +16,8 @@ export interface StaticRoutesOptions {
   examples: boolean
   /** Admin token the console's token box starts with (dev mode only). */
   devToken?: string
+  /** The console's live tail and explain panel open on this subscription (default: the demo's). */
+  exampleSubscription?: string
 }
 
 export interface StaticRoutes {
@@ -45,7 +47,7 @@ export function createStaticRoutes(opts: StaticRoutesOptions): StaticRoutes {
     assets.set(GRAPHQL_WS_PATH, { type: TYPES.js, body: once(() => readFile(umd)) })
   }
   if (opts.console) {
-    const page = renderConsolePage(opts.devToken)
+    const page = renderConsolePage(opts.devToken, opts.exampleSubscription)
     assets.set('/console', { type: TYPES.html, body: async () => page })
     assets.set('/console/console.js', { type: TYPES.js, body: async () => CONSOLE_SCRIPT })
     assets.set('/console/console.css', { type: TYPES.css, body: async () => CONSOLE_CSS })

@@ -204,4 +204,21 @@ describe('support-desk: relations, models without tenants, string ids and list q
     await clientA.dispose()
     await clientB.dispose()
   })
+
+  it('opens GraphiQL and the console on a subscription of the configured models, which runs', async () => {
+    const fresh = await fetch(gw.url, { headers: { accept: 'text/html' }, redirect: 'manual' })
+    expect(fresh.status).toBe(302)
+    const query = new URL(fresh.headers.get('location')!, gw.url).searchParams.get('query')!
+    expect(query).toContain('ticketChanged {')
+    const consolePage = await (await fetch(new URL('/console', gw.url))).text()
+    expect(consolePage).toContain('name="changegate-example"')
+    expect(consolePage).toContain('ticketChanged')
+    const plan = await httpGraphQL<{ explainSubscription: { collection: string } }>(
+      gw.url,
+      await gw.token('acme'),
+      'query($q: String!) { explainSubscription(query: $q) { collection } }',
+      { q: query },
+    )
+    expect(plan.body.data?.explainSubscription.collection).toBe('tickets')
+  })
 })

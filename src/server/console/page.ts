@@ -7,8 +7,10 @@ const escapeAttribute = (value: string) =>
  * The console's HTML. No inline script (the page's CSP forbids it): the dev admin token, when there is one,
  * travels in a `<meta>` element that console.js reads.
  */
-export function renderConsolePage(devToken?: string): string {
-  const token = devToken ? `\n    <meta name="changegate-dev-token" content="${escapeAttribute(devToken)}" />` : ''
+export function renderConsolePage(devToken?: string, exampleSubscription?: string): string {
+  const token =
+    (devToken ? `\n    <meta name="changegate-dev-token" content="${escapeAttribute(devToken)}" />` : '') +
+    (exampleSubscription ? `\n    <meta name="changegate-example" content="${escapeAttribute(exampleSubscription)}" />` : '')
   return `<!doctype html>
 <html lang="en">
   <head>

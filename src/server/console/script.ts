@@ -22,8 +22,9 @@ export const CONSOLE_SCRIPT = `(function () {
   var tail = null
 
   $('token').value = token
-  $('tail-query').value = TAIL_DEFAULT
-  $('explain-query').value = EXPLAIN_DEFAULT
+  var example = document.querySelector('meta[name="changegate-example"]')
+  $('tail-query').value = example ? example.getAttribute('content') : TAIL_DEFAULT
+  $('explain-query').value = example ? example.getAttribute('content') : EXPLAIN_DEFAULT
 
   function graphql(query, variables) {
     return fetch('/graphql', {
