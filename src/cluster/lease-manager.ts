@@ -15,7 +15,7 @@ import {
  * Stream ownership across nodes: one lease per shared stream, with a fencing epoch.
  *
  * A lease key holds `nodeId:epoch` and expires after the TTL unless its holder renews it (every TTL/3). Each
- * successful acquisition increments the stream's epoch counter in the same script, so epochs strictly increase
+ * successful acquisition stores a new epoch, above the stored one, in the same script, so epochs strictly increase
  * per stream across owners, also across lease expiries. Fenced writes (publishes, position saves) compare the
  * lease key with the writer's `nodeId:epoch`, so a holder that lost its lease, e.g. a process that was paused past
  * the TTL, is refused by Redis even before it notices.
