@@ -2,12 +2,12 @@
  * The catalog of databases and collections, and the only place writes commit: every committed write is
  * appended to the oplog in commit order, with images that nothing mutates afterwards.
  */
-import type { Document } from 'bson'
+import type { Document, UUID } from 'bson'
 import { canonicalKey, deepCopy } from '../bson-values.js'
 import { ErrorCode, mongoError } from '../errors.js'
 import type { Oplog } from '../changes/oplog.js'
 import { DocumentLockedError, type DocumentLocks } from '../transactions/locks.js'
-import type { Namespace, OplogOp, StorageView, TransactionInfo } from '../types.js'
+import type { CatalogOp, Namespace, OplogOp, StorageView, TransactionInfo } from '../types.js'
 import {
   createCollection,
   idKeyOf,
@@ -37,6 +37,8 @@ export interface Storage extends StorageView {
   dropDatabase(db: string): void
   /** Throws before anything changes when one of these documents cannot be written now (see DocumentLocks). */
   checkWritable(coll: Collection, keys: readonly string[]): void
+  /** Logs a catalog change (create, index builds and drops, collMod) of an existing collection. */
+  logCatalogChange(coll: Collection, op: CatalogOp): void
   /** Applies a committed transaction's writes in order and logs them at one cluster time. */
   commitTransaction(ops: readonly TransactionOp[], txn: TransactionInfo): void
 }
@@ -69,6 +71,7 @@ export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
     if (!db) dbs.set(ns.db, (db = new Map()))
     const coll = createCollection(ns, options)
     db.set(ns.coll, coll)
+    oplog.append({ op: 'create', ns, options }, false, coll.uuid)
     return coll
   }
 
@@ -112,7 +115,7 @@ export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
       guard(coll.ns, idKeyOf(rec.doc))
       putNew(coll, rec)
       // Stored documents are never mutated (every write swaps in a new one), so the oplog can share them.
-      oplog.append({ op: 'insert', ns: coll.ns, documentKey: documentKey(rec.doc), after: rec.doc }, coll.preAndPostImages)
+      oplog.append({ op: 'insert', ns: coll.ns, documentKey: documentKey(rec.doc), after: rec.doc }, coll.preAndPostImages, coll.uuid)
     },
     replace(coll, key, rec, op) {
       guard(coll.ns, key)
@@ -121,13 +124,14 @@ export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
       oplog.append(
         { op, ns: coll.ns, documentKey: documentKey(rec.doc), before: before!.doc, after: rec.doc },
         coll.preAndPostImages,
+        coll.uuid,
       )
     },
     remove(coll, key) {
       guard(coll.ns, key)
       const old = removeRecord(coll, key)
       if (old) {
-        oplog.append({ op: 'delete', ns: coll.ns, documentKey: documentKey(old.doc), before: old.doc }, coll.preAndPostImages)
+        oplog.append({ op: 'delete', ns: coll.ns, documentKey: documentKey(old.doc), before: old.doc }, coll.preAndPostImages, coll.uuid)
       }
       return old
     },
@@ -135,7 +139,7 @@ export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
       const coll = getCollection(ns)
       if (!coll) return false
       dbs.get(ns.db)!.delete(ns.coll)
-      oplog.append({ op: 'drop', ns }, coll.preAndPostImages)
+      oplog.append({ op: 'drop', ns }, coll.preAndPostImages, coll.uuid)
       return true
     },
     rename(from, to, dropTarget) {
@@ -151,7 +155,7 @@ export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
       if (!target) dbs.set(to.db, (target = new Map()))
       coll.ns = { db: to.db, coll: to.coll }
       target.set(to.coll, coll)
-      oplog.append({ op: 'rename', ns: from, to }, coll.preAndPostImages)
+      oplog.append({ op: 'rename', ns: from, to }, coll.preAndPostImages, coll.uuid)
     },
     dropDatabase(db) {
       const colls = dbs.get(db)
@@ -161,14 +165,18 @@ export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
       oplog.append({ op: 'dropDatabase', ns: { db } }, false)
     },
 
+    logCatalogChange(coll, op) {
+      oplog.append(op, false, coll.uuid)
+    },
     checkWritable(coll, keys) {
       for (const key of keys) guard(coll.ns, key)
     },
     commitTransaction(ops, txn) {
-      const logged: Array<{ op: OplogOp; imagesRecorded: boolean }> = []
+      const logged: Array<{ op: OplogOp; imagesRecorded: boolean; uuid?: UUID }> = []
       for (const op of ops) {
         const applied = applyOp(op)
-        if (applied) logged.push({ op: applied, imagesRecorded: getCollection(op.ns)?.preAndPostImages ?? false })
+        const coll = getCollection(op.ns)
+        if (applied) logged.push({ op: applied, imagesRecorded: coll?.preAndPostImages ?? false, uuid: coll?.uuid })
       }
       oplog.appendTransaction(logged, txn)
     },
