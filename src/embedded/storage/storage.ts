@@ -82,20 +82,24 @@ export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
     if (owner !== undefined) throw new DocumentLockedError(locks.released(owner))
   }
 
-  const applyOp = (op: TransactionOp): OplogOp | undefined => {
+  /** Applies one transaction write, pushing what undoes it onto `undo`. */
+  const applyOp = (op: TransactionOp, undo: Array<() => void>): OplogOp | undefined => {
     const coll = storage.ensureCollection(op.ns)
     switch (op.op) {
       case 'insert':
         putNew(coll, op.rec)
+        undo.push(() => removeRecord(coll, idKeyOf(op.rec.doc)))
         return { op: 'insert', ns: coll.ns, documentKey: documentKey(op.rec.doc), after: op.rec.doc }
       case 'update':
       case 'replace': {
-        const before = coll.records.get(op.key)
+        const before = coll.records.get(op.key)!
         putReplacement(coll, op.key, op.rec)
-        return { op: op.op, ns: coll.ns, documentKey: documentKey(op.rec.doc), before: before!.doc, after: op.rec.doc }
+        undo.push(() => putReplacement(coll, op.key, before))
+        return { op: op.op, ns: coll.ns, documentKey: documentKey(op.rec.doc), before: before.doc, after: op.rec.doc }
       }
       case 'delete': {
         const old = removeRecord(coll, op.key)
+        if (old) undo.push(() => putNew(coll, old))
         return old && { op: 'delete', ns: coll.ns, documentKey: documentKey(old.doc), before: old.doc }
       }
     }
@@ -173,10 +177,17 @@ export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
     },
     commitTransaction(ops, txn) {
       const logged: Array<{ op: OplogOp; imagesRecorded: boolean; uuid?: UUID }> = []
-      for (const op of ops) {
-        const applied = applyOp(op)
-        const coll = getCollection(op.ns)
-        if (applied) logged.push({ op: applied, imagesRecorded: coll?.preAndPostImages ?? false, uuid: coll?.uuid })
+      const undo: Array<() => void> = []
+      try {
+        for (const op of ops) {
+          const applied = applyOp(op, undo)
+          const coll = getCollection(op.ns)
+          if (applied) logged.push({ op: applied, imagesRecorded: coll?.preAndPostImages ?? false, uuid: coll?.uuid })
+        }
+      } catch (error) {
+        // A write outside the transaction took a unique key the transaction also wrote: nothing is committed.
+        for (let i = undo.length - 1; i >= 0; i--) undo[i]()
+        throw error
       }
       oplog.appendTransaction(logged, txn)
     },
