@@ -70,6 +70,10 @@ export const ErrorCode = {
   Location40602: 40602,
   Location40415: 40415,
   InvalidIndexSpecificationOption: 197,
+  FailPointSetFailed: 266,
+  StaleShardVersion: 63,
+  StaleConfig: 13388,
+  ReadConcernMajorityNotAvailableYet: 134,
 } as const
 
 const names = new Map<number, string>(Object.entries(ErrorCode).map(([name, code]) => [code, name]))

@@ -23,8 +23,17 @@ export type OplogOp =
   | { readonly op: 'drop'; readonly ns: Namespace }
   | { readonly op: 'rename'; readonly ns: Namespace; readonly to: Namespace }
   | { readonly op: 'dropDatabase'; readonly ns: { readonly db: string } }
+  | CatalogOp
+
+/** Catalog changes that only streams with `showExpandedEvents` report. */
+export type CatalogOp =
+  | { readonly op: 'create'; readonly ns: Namespace; readonly options: Document }
+  | { readonly op: 'createIndexes' | 'dropIndexes'; readonly ns: Namespace; readonly indexes: Document[] }
+  | { readonly op: 'modify'; readonly ns: Namespace; readonly description: Document; readonly stateBeforeChange: Document }
 
 export type OplogEntry = OplogOp & {
+  /** UUID of the collection written to, when the write had one (every op but dropDatabase). */
+  readonly uuid?: UUID
   /** Cluster time of the commit; strictly increasing over the whole oplog. */
   readonly ts: Timestamp
   readonly wallTime: Date
@@ -64,6 +73,8 @@ export interface CommandContext {
 export interface ServerCursor {
   readonly id: Long
   readonly ns: string
+  /** True for change stream cursors (their errors get change stream labels). */
+  readonly changeStream?: boolean
   /** Next batch; a tailable/awaitData cursor may wait up to maxTimeMS for data. */
   getMore(batchSize: number | undefined, maxTimeMS: number | undefined): Promise<CursorBatch>
   close(): void

@@ -103,7 +103,7 @@ describe('validators', () => {
   it('collMod sets a validator; listCollections reports it with its level and action', async () => {
     const coll = await collection({})
     await coll.insertOne({ _id: 1 as never, n: 1 })
-    await mongo.db.command({ collMod: coll.collectionName, validator: { n: { $type: 'int' } } })
+    await mongo.db.command({ collMod: coll.collectionName, validator: { n: { $type: 'int' } }, validationLevel: 'strict', validationAction: 'error' })
     const [info] = await mongo.db.listCollections({ name: coll.collectionName }, { nameOnly: false }).toArray()
     expect(info.options).toEqual({ validator: { n: { $type: 'int' } }, validationLevel: 'strict', validationAction: 'error' })
     await failure(coll.insertOne({ _id: 2 as never, n: 'x' }))

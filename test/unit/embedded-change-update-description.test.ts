@@ -7,13 +7,13 @@ const id = new ObjectId()
 describe('updateDescription from before/after images', () => {
   it('reports changed and added top-level fields, updates before inserts', () => {
     const d = describeUpdate({ _id: id, a: 1, b: 'x', c: true }, { _id: id, a: 2, b: 'x', c: false, d: 4 })
-    expect(d).toEqual({ updatedFields: { a: 2, c: false, d: 4 }, removedFields: [], truncatedArrays: [] })
+    expect(d).toEqual({ updatedFields: { a: 2, c: false, d: 4 }, removedFields: [], truncatedArrays: [], disambiguatedPaths: {} })
     expect(Object.keys(d.updatedFields)).toEqual(['a', 'c', 'd'])
   })
 
   it('reports removed fields', () => {
     const d = describeUpdate({ _id: id, a: 1, b: 2, c: 3 }, { _id: id, c: 3 })
-    expect(d).toEqual({ updatedFields: {}, removedFields: ['a', 'b'], truncatedArrays: [] })
+    expect(d).toEqual({ updatedFields: {}, removedFields: ['a', 'b'], truncatedArrays: [], disambiguatedPaths: {} })
     expect(describeUpdate({ _id: id, a: 1, b: 2 }, { _id: id, a: 1 }).removedFields).toEqual(['b'])
   })
 
@@ -27,13 +27,13 @@ describe('updateDescription from before/after images', () => {
 
   it('reports nested removals as dotted paths', () => {
     const d = describeUpdate({ _id: id, p: { a: 1, b: 2 } }, { _id: id, p: { a: 1 } })
-    expect(d).toEqual({ updatedFields: {}, removedFields: ['p.b'], truncatedArrays: [] })
+    expect(d).toEqual({ updatedFields: {}, removedFields: ['p.b'], truncatedArrays: [], disambiguatedPaths: {} })
   })
 
   it('reports appended array elements as arr.N', () => {
     const items = [1, 2, 3, 4, 5, 6]
     const d = describeUpdate({ _id: id, items }, { _id: id, items: [...items, 7] })
-    expect(d).toEqual({ updatedFields: { 'items.6': 7 }, removedFields: [], truncatedArrays: [] })
+    expect(d).toEqual({ updatedFields: { 'items.6': 7 }, removedFields: [], truncatedArrays: [], disambiguatedPaths: {} })
   })
 
   it('reports a changed field inside an array element as arr.N.field', () => {
@@ -44,12 +44,12 @@ describe('updateDescription from before/after images', () => {
 
   it('reports a shrunk array with truncatedArrays', () => {
     const d = describeUpdate({ _id: id, tags: ['a', 'b', 'c', 'd', 'e'] }, { _id: id, tags: ['a', 'b', 'c'] })
-    expect(d).toEqual({ updatedFields: {}, removedFields: [], truncatedArrays: [{ field: 'tags', newSize: 3 }] })
+    expect(d).toEqual({ updatedFields: {}, removedFields: [], truncatedArrays: [{ field: 'tags', newSize: 3 }], disambiguatedPaths: {} })
   })
 
   it('reports the whole array when that is smaller than describing each element', () => {
     const d = describeUpdate({ _id: id, tags: ['a', 'b'] }, { _id: id, tags: ['x', 'y'] })
-    expect(d).toEqual({ updatedFields: { tags: ['x', 'y'] }, removedFields: [], truncatedArrays: [] })
+    expect(d).toEqual({ updatedFields: { tags: ['x', 'y'] }, removedFields: [], truncatedArrays: [], disambiguatedPaths: {} })
   })
 
   it('reports a type change with the whole new value', () => {
@@ -66,5 +66,18 @@ describe('updateDescription from before/after images', () => {
     const d = describeUpdate({ _id: id, a: 1, b: 2 }, { _id: id, a: 1, x: 1, b: 2 })
     expect(d.updatedFields).toEqual({ x: 1, b: 2 })
     expect(d.removedFields).toEqual([])
+  })
+
+  it('disambiguates paths whose field names look like array indexes or hold dots', () => {
+    const numericName = describeUpdate({ _id: id, a: { '1': 1 } }, { _id: id, a: { '1': 2 } })
+    expect(numericName.disambiguatedPaths).toEqual({ 'a.1': ['a', '1'] })
+    const others = [{ name: 'other element, long enough to be described element by element' }]
+    const inArray = describeUpdate({ _id: id, a: [{ '1': 1 }, ...others] }, { _id: id, a: [{ '1': 2 }, ...others] })
+    expect(inArray.disambiguatedPaths).toEqual({ 'a.0.1': ['a', 0, '1'] })
+    const dotted = describeUpdate({ _id: id, p: { 'x.y': 1, z: 1 } }, { _id: id, p: { z: 1 } })
+    expect(dotted.removedFields).toEqual(['p.x.y'])
+    expect(dotted.disambiguatedPaths).toEqual({ 'p.x.y': ['p', 'x.y'] })
+    const plain = describeUpdate({ _id: id, a: [1, 2, 3, 4, 5, 6], b: 1 }, { _id: id, a: [1, 2, 3, 4, 5, 7], b: 2 })
+    expect(plain.disambiguatedPaths).toEqual({})
   })
 })

@@ -44,6 +44,7 @@ describe('cursor registry', () => {
 })
 
 describe('failCommand modes', () => {
+  const plain = { retryableWrite: false, changeStream: false }
   const configure = (mode: unknown) => {
     const failpoints = createFailpoints()
     failpoints.configure({ configureFailPoint: 'failCommand', mode, data: { failCommands: ['find'], errorCode: 2 } })
@@ -52,26 +53,42 @@ describe('failCommand modes', () => {
 
   it('fires n times with { times: n }', () => {
     const failpoints = configure({ times: 2 })
-    const fired = Array.from({ length: 4 }, () => failpoints.check('find', undefined, false) !== undefined)
+    const fired = Array.from({ length: 4 }, () => failpoints.check('find', undefined, plain) !== undefined)
     expect(fired).toEqual([true, true, false, false])
     expect(failpoints.active).toBe(false)
   })
 
   it('lets n through with { skip: n }, then fires', () => {
     const failpoints = configure({ skip: 2 })
-    const fired = Array.from({ length: 4 }, () => failpoints.check('find', undefined, false) !== undefined)
+    const fired = Array.from({ length: 4 }, () => failpoints.check('find', undefined, plain) !== undefined)
     expect(fired).toEqual([false, false, true, true])
   })
 
   it('ignores other commands and adds the retryable label only to retryable writes without labels', () => {
     const failpoints = createFailpoints()
     failpoints.configure({ configureFailPoint: 'failCommand', mode: 'alwaysOn', data: { failCommands: ['insert'], errorCode: 91 } })
-    expect(failpoints.check('find', undefined, false)).toBeUndefined()
-    expect(failpoints.check('insert', undefined, true)?.error).toMatchObject({ code: 91, codeName: 'ShutdownInProgress', errorLabels: ['RetryableWriteError'] })
-    expect(failpoints.check('insert', undefined, false)?.error).not.toHaveProperty('errorLabels')
+    expect(failpoints.check('find', undefined, plain)).toBeUndefined()
+    expect(failpoints.check('insert', undefined, { retryableWrite: true, changeStream: false })?.error).toMatchObject({ code: 91, codeName: 'ShutdownInProgress', errorLabels: ['RetryableWriteError'] })
+    expect(failpoints.check('insert', undefined, plain)?.error).not.toHaveProperty('errorLabels')
   })
 
   it('rejects an invalid mode', () => {
     expect(() => configure('sometimes')).toThrow(expect.objectContaining({ code: 2 }))
+  })
+
+  it('labels resumable errors of change stream commands, unless labels are given', () => {
+    const failpoints = createFailpoints()
+    failpoints.configure({ configureFailPoint: 'failCommand', mode: 'alwaysOn', data: { failCommands: ['getMore'], errorCode: 6 } })
+    const stream = { retryableWrite: false, changeStream: true }
+    expect(failpoints.check('getMore', undefined, stream)?.error).toMatchObject({ errorLabels: ['ResumableChangeStreamError'] })
+    expect(failpoints.check('getMore', undefined, plain)?.error).not.toHaveProperty('errorLabels')
+    failpoints.configure({ configureFailPoint: 'failCommand', mode: 'alwaysOn', data: { failCommands: ['getMore'], errorCode: 6, errorLabels: [] } })
+    expect(failpoints.check('getMore', undefined, stream)?.error).not.toHaveProperty('errorLabels')
+  })
+
+  it('refuses fail points it does not have with FailPointSetFailed', () => {
+    expect(() => createFailpoints().configure({ configureFailPoint: 'hangBeforeNothing', mode: 'alwaysOn' })).toThrow(
+      expect.objectContaining({ code: 266, codeName: 'FailPointSetFailed', message: 'hangBeforeNothing not found' }),
+    )
   })
 })

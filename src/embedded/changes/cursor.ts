@@ -10,7 +10,7 @@ import type { CursorBatch, MongoCommandError, OplogEntry, ServerCursor } from '.
 import { bsonEquals } from './bson-compare.js'
 import { changeStreamFatal, cursorKilled, historyLost } from './errors.js'
 import type { EventCache } from './event-cache.js'
-import { buildInvalidate, invalidates, isVisible, type EventOptions } from './events.js'
+import { buildInvalidate, invalidates, isExpandedOnly, isVisible, type EventOptions } from './events.js'
 import type { Oplog } from './oplog.js'
 import type { EventTransform } from './pipeline.js'
 import type { ChangeStreamSpec } from './spec.js'
@@ -117,6 +117,7 @@ export function createChangeStreamCursor(options: ChangeStreamCursorOptions): Ch
     lastRead = entry
     if (minTs && compareTimestamps(entry.ts, minTs) < 0) return
     if (!isVisible(entry, spec.scope)) return
+    if (!spec.showExpandedEvents && isExpandedOnly(entry)) return
     const built = cache.event(entry, events)
     produce(built.doc, built.size, false)
     if (invalidates(entry, spec.scope)) produceInvalidate(entry)
@@ -264,6 +265,7 @@ export function createChangeStreamCursor(options: ChangeStreamCursorOptions): Ch
   const cursor: ServerCursor = {
     id: options.id,
     ns: spec.cursorNs,
+    changeStream: true,
     getMore(batchSize, maxTimeMS) {
       // getMores on one cursor run one after the other, as the server serializes them.
       const run = tail.then(() => getMore(batchSize, maxTimeMS))

@@ -39,7 +39,7 @@ export function createEventCache(): EventCache {
         const doc = buildEvent(entry, options, describe)
         return { doc, size: calculateObjectSize(doc) }
       }
-      const key = `${options.fullDocument}/${options.fullDocumentBeforeChange}`
+      const key = `${options.fullDocument}/${options.fullDocumentBeforeChange}/${options.showExpandedEvents}`
       let byOptions = built.get(entry)
       if (!byOptions) {
         byOptions = new Map()

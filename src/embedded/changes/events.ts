@@ -57,6 +57,8 @@ export function invalidates(entry: OplogEntry, scope: StreamScope): boolean {
 }
 
 export interface EventOptions {
+  /** Adds collectionUUID, operationDescription and disambiguatedPaths (catalog events are filtered by the cursor). */
+  readonly showExpandedEvents: boolean
   readonly fullDocument: FullDocumentMode
   readonly fullDocumentBeforeChange: BeforeChangeMode
   readonly storage: StorageLookup
@@ -97,22 +99,35 @@ function postImage(entry: UpdateEntry, options: EventOptions): Document | null {
   return null
 }
 
-/** The change event for a visible entry; images are looked up now, as the server does when it reads them. */
+/** Catalog operations only streams opened with `showExpandedEvents` report. */
+const EXPANDED_ONLY = new Set(['create', 'createIndexes', 'dropIndexes', 'modify'])
+
+export const isExpandedOnly = (entry: OplogEntry) => EXPANDED_ONLY.has(entry.op)
+
+const ID_INDEX = { v: 2, key: { _id: 1 }, name: '_id_' }
+
+/**
+ * The change event for a visible entry; images are looked up now, as the server does when it reads them.
+ * Fields come in the order of the server's ChangeStreamDefaultEventTransformation: [to], [txnNumber, lsid],
+ * _id, operationType, clusterTime, [collectionUUID], wallTime, fullDocument, ns, documentKey,
+ * [operationDescription], updateDescription, [stateBeforeChange], then fullDocumentBeforeChange.
+ */
 export function buildEvent(
   entry: OplogEntry,
   options: EventOptions,
   describe: (entry: ImagedEntry) => UpdateDescription = (e) => describeUpdate(e.before, e.after),
 ): Document {
+  const expanded = options.showExpandedEvents
   const head = (doc: Document = {}): Document => {
-    doc._id = tokenDocument(eventPoint(entry.ts, entry.seq))
-    doc.operationType = entry.op
-    doc.clusterTime = entry.ts
-    doc.wallTime = entry.wallTime
     if (entry.txn) {
-      // A transaction's writes carry their session and transaction number right after the boilerplate fields.
       doc.txnNumber = entry.txn.txnNumber
       doc.lsid = entry.txn.lsid
     }
+    doc._id = tokenDocument(eventPoint(entry.ts, entry.seq))
+    doc.operationType = entry.op
+    doc.clusterTime = entry.ts
+    if (expanded && entry.uuid) doc.collectionUUID = entry.uuid
+    doc.wallTime = entry.wallTime
     return doc
   }
   const withPreImage = entry.op !== 'insert' && options.fullDocumentBeforeChange !== 'off'
@@ -131,7 +146,8 @@ export function buildEvent(
       if (options.fullDocument !== 'default') event.fullDocument = postImage(entry, options)
       event.ns = nsDoc(entry.ns)
       event.documentKey = entry.documentKey
-      event.updateDescription = describe(entry)
+      const { disambiguatedPaths, ...description } = describe(entry)
+      event.updateDescription = expanded ? { ...description, disambiguatedPaths } : description
       if (before !== undefined) event.fullDocumentBeforeChange = before
       return event
     }
@@ -153,11 +169,32 @@ export function buildEvent(
       // The server adds `to` before anything else, so it comes first.
       const event = head({ to: nsDoc(entry.to) })
       event.ns = nsDoc(entry.ns)
+      if (expanded) event.operationDescription = { to: nsDoc(entry.to) }
       return event
     }
     case 'dropDatabase': {
       const event = head()
       event.ns = { db: entry.ns.db }
+      return event
+    }
+    case 'create': {
+      const event = head()
+      event.ns = nsDoc(entry.ns)
+      event.operationDescription = { ...entry.options, idIndex: ID_INDEX }
+      return event
+    }
+    case 'createIndexes':
+    case 'dropIndexes': {
+      const event = head()
+      event.ns = nsDoc(entry.ns)
+      event.operationDescription = { indexes: entry.indexes }
+      return event
+    }
+    case 'modify': {
+      const event = head()
+      event.ns = nsDoc(entry.ns)
+      event.operationDescription = entry.description
+      event.stateBeforeChange = entry.stateBeforeChange
       return event
     }
   }

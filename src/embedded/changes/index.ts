@@ -57,6 +57,7 @@ export function createChangeStreams(deps: ChangeStreamDeps): ChangeStreamService
         spec,
         transform,
         events: {
+          showExpandedEvents: spec.showExpandedEvents,
           fullDocument: spec.fullDocument,
           fullDocumentBeforeChange: spec.fullDocumentBeforeChange,
           storage: deps.storage,

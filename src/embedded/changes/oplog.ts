@@ -1,11 +1,11 @@
-import { Timestamp } from 'bson'
+import { Timestamp, type UUID } from 'bson'
 import type { OplogEntry, OplogOp, TransactionInfo } from '../types.js'
 
 export interface Oplog {
   /** Commits one write: assigns its cluster time and wakes every waiter. */
-  append(op: OplogOp, imagesRecorded: boolean): OplogEntry
+  append(op: OplogOp, imagesRecorded: boolean, uuid?: UUID): OplogEntry
   /** Commits a transaction's writes at one cluster time, in statement order, and wakes every waiter once. */
-  appendTransaction(ops: ReadonlyArray<{ op: OplogOp; imagesRecorded: boolean }>, txn: TransactionInfo): OplogEntry[]
+  appendTransaction(ops: ReadonlyArray<{ op: OplogOp; imagesRecorded: boolean; uuid?: UUID }>, txn: TransactionInfo): OplogEntry[]
   /** Last assigned cluster time (the server's operationTime / $clusterTime). */
   readonly clusterTime: Timestamp
   /** Oldest entry still kept, or undefined when nothing was ever written. */
@@ -68,10 +68,10 @@ export function createOplog(options: OplogOptions): Oplog {
   }
 
   return {
-    append(op, imagesRecorded) {
+    append(op, imagesRecorded, uuid) {
       clusterTime = nextTimestamp(clusterTime)
       // Object.assign, not spread: spreading a union-typed object takes a slow path on Node 20.
-      const entry = Object.assign({}, op, { ts: clusterTime, wallTime: new Date(), seq: nextSeq++, imagesRecorded }) as OplogEntry
+      const entry = Object.assign({}, op, { ts: clusterTime, wallTime: new Date(), seq: nextSeq++, imagesRecorded, uuid }) as OplogEntry
       entries.push(entry)
       compact()
       wakeAll()
@@ -81,8 +81,8 @@ export function createOplog(options: OplogOptions): Oplog {
       if (ops.length === 0) return []
       clusterTime = nextTimestamp(clusterTime)
       const wallTime = new Date()
-      const added = ops.map(({ op, imagesRecorded }) => {
-        const entry = Object.assign({}, op, { ts: clusterTime, wallTime, seq: nextSeq++, imagesRecorded, txn }) as OplogEntry
+      const added = ops.map(({ op, imagesRecorded, uuid }) => {
+        const entry = Object.assign({}, op, { ts: clusterTime, wallTime, seq: nextSeq++, imagesRecorded, txn, uuid }) as OplogEntry
         entries.push(entry)
         return entry
       })

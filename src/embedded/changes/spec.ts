@@ -12,6 +12,7 @@ import {
   locationError,
   typeMismatch,
 } from './errors.js'
+import { MongoCommandError } from '../types.js'
 import { decodeToken, type ResumePoint } from './tokens.js'
 
 export type StreamScope =
@@ -35,7 +36,7 @@ export interface ChangeStreamSpec {
   readonly fullDocument: FullDocumentMode
   readonly fullDocumentBeforeChange: BeforeChangeMode
   readonly start: StartPoint
-  /** Accepted; the embedded server has no expanded event types to add. */
+  /** Reports create, createIndexes, dropIndexes and modify events, collectionUUID and disambiguatedPaths. */
   readonly showExpandedEvents: boolean
   /** The cursor's namespace as the server reports it (`db.coll`, or `db.$cmd.aggregate`). */
   readonly cursorNs: string
@@ -56,6 +57,9 @@ const KNOWN_FIELDS = new Set([
   'allowToRunOnSystemNS',
   '$_generateV2ResumeTokens',
 ])
+
+/** Options the server knows but does not implement: refused when set to true. */
+const NOT_IMPLEMENTED = ['showSystemEvents', 'showRawUpdateDescription', 'allowToRunOnSystemNS', '$_generateV2ResumeTokens']
 
 /** BSON type names as the server's messages spell them. */
 function bsonTypeName(v: unknown): string {
@@ -123,6 +127,11 @@ export function parseChangeStreamSpec(cmd: Document, db: string): ChangeStreamSp
   for (const field of Object.keys(stage)) {
     if (!KNOWN_FIELDS.has(field)) {
       throw locationError(40415, `BSON field '$changeStream.${field}' is an unknown field.`)
+    }
+  }
+  for (const field of NOT_IMPLEMENTED) {
+    if (boolOption(stage, field)) {
+      throw new MongoCommandError(115, 'CommandNotSupported', `The embedded server does not implement the '${field}' option of $changeStream; run MongoDB to use it.`)
     }
   }
   const fullDocument = enumOption(stage, 'fullDocument', FullDocumentMode, 'default')

@@ -19,7 +19,17 @@ export interface UpdateDescription {
   updatedFields: Document
   removedFields: string[]
   truncatedArrays: Array<{ field: string; newSize: number }>
+  /**
+   * For each reported path that reads two ways (a field name that looks like an array index, or that holds a
+   * dot), its components: field names as strings, array indexes as numbers. Streams opened with
+   * showExpandedEvents report it, as MongoDB 7.0 does.
+   */
+  disambiguatedPaths: Document
 }
+
+type Part = string | number
+
+const isAmbiguousName = (part: Part) => typeof part === 'string' && (/^\d+$/.test(part) || part.includes('.'))
 
 interface DocDiff {
   readonly kind: 'doc'
@@ -132,23 +142,28 @@ function arrayDiff(pre: unknown[], post: unknown[]): ArrayDiff | undefined {
 
 /** The `updateDescription` of an update that turned `before` into `after`. */
 export function describeUpdate(before: Document, after: Document): UpdateDescription {
-  const out: UpdateDescription = { updatedFields: {}, removedFields: [], truncatedArrays: [] }
-  report(docDiff(before, after), '', out)
+  const out: UpdateDescription = { updatedFields: {}, removedFields: [], truncatedArrays: [], disambiguatedPaths: {} }
+  report(docDiff(before, after), [], out)
   return out
 }
 
-function report(diff: Diff, prefix: string, out: UpdateDescription) {
+function report(diff: Diff, parts: Part[], out: UpdateDescription) {
+  const path = (last?: Part) => {
+    const all = last === undefined ? parts : [...parts, last]
+    const joined = all.join('.')
+    if (all.some(isAmbiguousName)) out.disambiguatedPaths[joined] = all
+    return joined
+  }
   if (diff.kind === 'doc') {
-    for (const [name, value] of diff.updates) out.updatedFields[prefix + name] = value
-    for (const [name, value] of diff.inserts) out.updatedFields[prefix + name] = value
-    for (const name of diff.deletes) out.removedFields.push(prefix + name)
-    for (const [name, sub] of diff.subDiffs) report(sub, `${prefix}${name}.`, out)
+    for (const [name, value] of diff.updates) out.updatedFields[path(name)] = value
+    for (const [name, value] of diff.inserts) out.updatedFields[path(name)] = value
+    for (const name of diff.deletes) out.removedFields.push(path(name))
+    for (const [name, sub] of diff.subDiffs) report(sub, [...parts, name], out)
     return
   }
-  const path = prefix.slice(0, -1)
-  if (diff.resize !== undefined) out.truncatedArrays.push({ field: path, newSize: diff.resize })
+  if (diff.resize !== undefined) out.truncatedArrays.push({ field: path(), newSize: diff.resize })
   for (const [index, entry] of diff.entries) {
-    if ('diff' in entry) report(entry.diff, `${prefix}${index}.`, out)
-    else out.updatedFields[prefix + index] = entry.value
+    if ('diff' in entry) report(entry.diff, [...parts, index], out)
+    else out.updatedFields[path(index)] = entry.value
   }
 }

@@ -12,7 +12,9 @@ import type { Storage } from '../storage/storage.js'
 import { documentArg, numberArg } from './args.js'
 import type { Handler, HandlerTable } from './context.js'
 import { firstBatchReply, registerCursorReply } from './cursor-commands.js'
-import { checkQueryOptions } from './query-options.js'
+import { notImplemented } from './collection-options.js'
+import { GENERIC_FIELDS } from './collections.js'
+import { checkCollation, checkQueryOptions } from './query-options.js'
 
 const view = (rec: StoredRecord): Document => (rec.wrapped ? (toLoose(rec.doc) as Document) : rec.doc)
 
@@ -30,6 +32,22 @@ export function runPipeline(storage: Storage, db: string, input: Document[], pip
   }
 }
 
+/** Fields an aggregate command may carry besides the generic ones. */
+const AGGREGATE_FIELDS = new Set(['aggregate', 'pipeline', 'cursor', 'explain', 'allowDiskUse', 'bypassDocumentValidation', 'collation', 'hint', 'let'])
+
+/** Refuses unknown fields, and options the server does not implement (for change streams: any but allowDiskUse). */
+function checkAggregateFields(cmd: Document, changeStream: boolean): void {
+  for (const field of Object.keys(cmd)) {
+    if (GENERIC_FIELDS.has(field)) continue
+    if (!AGGREGATE_FIELDS.has(field)) throw mongoError(ErrorCode.Location40415, `BSON field 'aggregate.${field}' is an unknown field.`)
+  }
+  if (cmd.let !== undefined) throw notImplemented('aggregate', 'let')
+  if (!changeStream) return
+  checkCollation('aggregate', cmd.collation)
+  if (cmd.hint !== undefined) throw notImplemented('aggregate with $changeStream', 'hint')
+  if (cmd.explain !== undefined) throw notImplemented('aggregate with $changeStream', 'explain')
+}
+
 const UNSUPPORTED_STAGES = new Set(['$out', '$merge', '$search', '$geoNear', '$collStats', '$indexStats', '$currentOp'])
 
 const aggregate: Handler = async (cmd, req, server) => {
@@ -44,7 +62,9 @@ const aggregate: Handler = async (cmd, req, server) => {
   }
   const batchSize = cursorOption ? numberArg(cursorOption, 'batchSize') : undefined
 
-  if (stages[0] && '$changeStream' in stages[0]) {
+  const changeStream = stages[0] !== undefined && '$changeStream' in stages[0]
+  checkAggregateFields(cmd, changeStream)
+  if (changeStream) {
     const cursorId = server.cursors.nextId()
     const { cursor, firstBatch } = await server.changeStreams.open(cmd, req, cursorId)
     return registerCursorReply(server, cursor, firstBatch)

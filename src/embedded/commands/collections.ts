@@ -33,9 +33,17 @@ const collMod: Handler = (cmd, req, server) => {
   if (!coll) throw mongoError(ErrorCode.NamespaceNotFound, `ns does not exist: ${ns.db}.${ns.coll}`)
   const given = commandOptions(cmd, 'collMod')
   const options = modifiedOptions(coll.options, given)
-  const reply = given.index === undefined ? {} : modifyIndex(coll, given.index)
+  const index = given.index === undefined ? undefined : modifyIndex(coll, given.index)
+  const stateBeforeChange: Document = { collectionOptions: { uuid: coll.uuid, ...coll.options } }
+  if (index) stateBeforeChange.indexOptions = index.before
+  const description: Document = { ...given }
+  if (index) description.index = { name: index.name, ...(given.index as Document) }
+  for (const field of ['validator', 'validationLevel', 'validationAction', 'changeStreamPreAndPostImages']) {
+    if (field in given) description[field] = options[field]
+  }
   coll.options = options
-  return reply
+  server.storage.logCatalogChange(coll, { op: 'modify', ns: coll.ns, description, stateBeforeChange })
+  return index?.reply ?? {}
 }
 
 const drop: Handler = (cmd, req, server) => {

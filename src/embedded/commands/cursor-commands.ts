@@ -64,6 +64,8 @@ const getMore: Handler = async (cmd, req, server) => {
   server.cursors.touch(raw, true)
   let batch: CursorBatch
   try {
+    const injected = server.failpoints.afterCursorCheckout(cursor.changeStream === true)
+    if (injected) throw injected
     batch = await cursor.getMore(batchSize, maxTimeMS)
   } catch (error) {
     server.cursors.kill(raw)

@@ -43,6 +43,12 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
+function isChangeStreamCommand(server: ServerParts, name: string, cmd: Document): boolean {
+  if (name === 'getMore') return cmd.getMore instanceof Long && server.cursors.get(cmd.getMore)?.changeStream === true
+  const first: unknown = name === 'aggregate' && Array.isArray(cmd.pipeline) ? cmd.pipeline[0] : undefined
+  return typeof first === 'object' && first !== null && '$changeStream' in first
+}
+
 export function createDispatcher(server: ServerParts, table: HandlerTable): CommandHandler {
   const stamp = (reply: Document): Document => {
     const clusterTime = server.oplog.clusterTime
@@ -57,7 +63,10 @@ export function createDispatcher(server: ServerParts, table: HandlerTable): Comm
     const req: RequestContext = { db, connection, name, largestDocument: meta.largestDocument }
 
     const action = server.failpoints.active
-      ? server.failpoints.check(name, connection.appName, WRITE_COMMANDS.has(name) && cmd.txnNumber !== undefined)
+      ? server.failpoints.check(name, connection.appName, {
+          retryableWrite: WRITE_COMMANDS.has(name) && cmd.txnNumber !== undefined,
+          changeStream: isChangeStreamCommand(server, name, cmd),
+        })
       : undefined
     if (action) {
       if (action.blockTimeMS > 0) await sleep(action.blockTimeMS, server.signal)

@@ -57,8 +57,11 @@ function checkTtl(spec: IndexSpec, value: unknown): number {
   return seconds
 }
 
-/** collMod's `index` option: changes `expireAfterSeconds` or `hidden` of an existing index. */
-export function modifyIndex(coll: Collection, change: unknown): Document {
+/**
+ * collMod's `index` option: changes `expireAfterSeconds` or `hidden` of an existing index. Returns the reply
+ * fields and the index's name and previous option values (for the `modify` change event).
+ */
+export function modifyIndex(coll: Collection, change: unknown): { reply: Document; name: string; before: Document } {
   if (!isPlainObject(change)) throw mongoError(ErrorCode.TypeMismatch, "BSON field 'collMod.index' is the wrong type, expected type 'object'")
   const at = coll.indexes.findIndex((spec) =>
     typeof change.name === 'string' ? spec.name === change.name : isPlainObject(change.keyPattern) && sameKey(spec.key, change.keyPattern),
@@ -66,6 +69,7 @@ export function modifyIndex(coll: Collection, change: unknown): Document {
   if (at < 0) throw mongoError(ErrorCode.IndexNotFound, `cannot find index ${JSON.stringify(toLoose(change))} for ns ${coll.ns.db}.${coll.ns.coll}`)
   const spec = coll.indexes[at]
   const reply: Document = {}
+  const before: Document = {}
   const next: Record<string, unknown> = { ...spec }
   for (const [option, value] of Object.entries(change)) {
     if (option === 'name' || option === 'keyPattern') continue
@@ -74,9 +78,10 @@ export function modifyIndex(coll: Collection, change: unknown): Document {
     else throw notImplemented('collMod', `index.${option}`)
     reply[`${option}_old`] = spec[option]
     reply[`${option}_new`] = next[option]
+    before[option] = spec[option]
   }
   replaceIndexSpec(coll, at, next as IndexSpec)
-  return reply
+  return { reply, name: spec.name, before }
 }
 
 const sameKey = (a: Document, b: Document) => canonicalKey(toLoose(a)) === canonicalKey(toLoose(b))
@@ -132,6 +137,7 @@ const createIndexes: Handler = (cmd, req, server) => {
   const before = coll.indexes.length
   const fresh = specs.filter((spec) => !exists(coll, spec))
   for (const spec of fresh) addIndex(coll, spec)
+  if (fresh.length) server.storage.logCatalogChange(coll, { op: 'createIndexes', ns: coll.ns, indexes: fresh.map((spec) => ({ ...spec })) })
   const reply: Document = { numIndexesBefore: before, numIndexesAfter: coll.indexes.length, createdCollectionAutomatically: created }
   if (fresh.length === 0) reply.note = 'all indexes already exist'
   return reply
@@ -173,7 +179,11 @@ const dropIndexes: Handler = (cmd, req, server) => {
       throw mongoError(ErrorCode.IndexNotFound, `index not found with name [${name}]`)
     }
   }
-  for (const name of names) removeIndex(coll, name)
+  for (const name of names) {
+    const spec = coll.indexes.find((index) => index.name === name)!
+    removeIndex(coll, name)
+    server.storage.logCatalogChange(coll, { op: 'dropIndexes', ns: coll.ns, indexes: [{ ...spec }] })
+  }
   return { nIndexesWas }
 }
 

@@ -6,6 +6,7 @@ import type { Document } from 'bson'
 import { canonicalKey } from '../bson-values.js'
 import { ErrorCode, mongoError } from '../errors.js'
 import type { MongoCommandError } from '../types.js'
+import { dateOfValue, type DateHeap } from './date-heap.js'
 import { compileFilter } from './query.js'
 import { renderValue } from './render.js'
 
@@ -30,6 +31,8 @@ export interface FieldLookup {
   readonly spec: IndexSpec
   readonly field: string
   readonly entries: Map<string, Set<string>>
+  /** The date values by time, kept once the TTL pass asked for them (TTL indexes). */
+  dates?: DateHeap
 }
 
 export function createFieldLookup(spec: IndexSpec): FieldLookup | undefined {
@@ -57,7 +60,11 @@ export function updateLookup(lookup: FieldLookup, key: string, before: Document 
   for (const value of next) {
     if (old.has(value)) continue
     let keys = lookup.entries.get(value)
-    if (!keys) lookup.entries.set(value, (keys = new Set()))
+    if (!keys) {
+      lookup.entries.set(value, (keys = new Set()))
+      const ms = lookup.dates ? dateOfValue(value) : undefined
+      if (ms !== undefined) lookup.dates!.push({ ms, value })
+    }
     keys.add(key)
   }
 }

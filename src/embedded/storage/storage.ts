@@ -2,12 +2,12 @@
  * The catalog of databases and collections, and the only place writes commit: every committed write is
  * appended to the oplog in commit order, with images that nothing mutates afterwards.
  */
-import type { Document } from 'bson'
+import type { Document, UUID } from 'bson'
 import { canonicalKey, deepCopy } from '../bson-values.js'
 import { ErrorCode, mongoError } from '../errors.js'
 import type { Oplog } from '../changes/oplog.js'
 import { DocumentLockedError, type DocumentLocks } from '../transactions/locks.js'
-import type { Namespace, OplogOp, StorageView, TransactionInfo } from '../types.js'
+import type { CatalogOp, Namespace, OplogOp, StorageView, TransactionInfo } from '../types.js'
 import {
   createCollection,
   idKeyOf,
@@ -37,6 +37,8 @@ export interface Storage extends StorageView {
   dropDatabase(db: string): void
   /** Throws before anything changes when one of these documents cannot be written now (see DocumentLocks). */
   checkWritable(coll: Collection, keys: readonly string[]): void
+  /** Logs a catalog change (create, index builds and drops, collMod) of an existing collection. */
+  logCatalogChange(coll: Collection, op: CatalogOp): void
   /** Applies a committed transaction's writes in order and logs them at one cluster time. */
   commitTransaction(ops: readonly TransactionOp[], txn: TransactionInfo): void
 }
@@ -69,6 +71,7 @@ export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
     if (!db) dbs.set(ns.db, (db = new Map()))
     const coll = createCollection(ns, options)
     db.set(ns.coll, coll)
+    oplog.append({ op: 'create', ns, options }, false, coll.uuid)
     return coll
   }
 
@@ -79,20 +82,24 @@ export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
     if (owner !== undefined) throw new DocumentLockedError(locks.released(owner))
   }
 
-  const applyOp = (op: TransactionOp): OplogOp | undefined => {
+  /** Applies one transaction write, pushing what undoes it onto `undo`. */
+  const applyOp = (op: TransactionOp, undo: Array<() => void>): OplogOp | undefined => {
     const coll = storage.ensureCollection(op.ns)
     switch (op.op) {
       case 'insert':
         putNew(coll, op.rec)
+        undo.push(() => removeRecord(coll, idKeyOf(op.rec.doc)))
         return { op: 'insert', ns: coll.ns, documentKey: documentKey(op.rec.doc), after: op.rec.doc }
       case 'update':
       case 'replace': {
-        const before = coll.records.get(op.key)
+        const before = coll.records.get(op.key)!
         putReplacement(coll, op.key, op.rec)
-        return { op: op.op, ns: coll.ns, documentKey: documentKey(op.rec.doc), before: before!.doc, after: op.rec.doc }
+        undo.push(() => putReplacement(coll, op.key, before))
+        return { op: op.op, ns: coll.ns, documentKey: documentKey(op.rec.doc), before: before.doc, after: op.rec.doc }
       }
       case 'delete': {
         const old = removeRecord(coll, op.key)
+        if (old) undo.push(() => putNew(coll, old))
         return old && { op: 'delete', ns: coll.ns, documentKey: documentKey(old.doc), before: old.doc }
       }
     }
@@ -112,7 +119,7 @@ export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
       guard(coll.ns, idKeyOf(rec.doc))
       putNew(coll, rec)
       // Stored documents are never mutated (every write swaps in a new one), so the oplog can share them.
-      oplog.append({ op: 'insert', ns: coll.ns, documentKey: documentKey(rec.doc), after: rec.doc }, coll.preAndPostImages)
+      oplog.append({ op: 'insert', ns: coll.ns, documentKey: documentKey(rec.doc), after: rec.doc }, coll.preAndPostImages, coll.uuid)
     },
     replace(coll, key, rec, op) {
       guard(coll.ns, key)
@@ -121,13 +128,14 @@ export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
       oplog.append(
         { op, ns: coll.ns, documentKey: documentKey(rec.doc), before: before!.doc, after: rec.doc },
         coll.preAndPostImages,
+        coll.uuid,
       )
     },
     remove(coll, key) {
       guard(coll.ns, key)
       const old = removeRecord(coll, key)
       if (old) {
-        oplog.append({ op: 'delete', ns: coll.ns, documentKey: documentKey(old.doc), before: old.doc }, coll.preAndPostImages)
+        oplog.append({ op: 'delete', ns: coll.ns, documentKey: documentKey(old.doc), before: old.doc }, coll.preAndPostImages, coll.uuid)
       }
       return old
     },
@@ -135,7 +143,7 @@ export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
       const coll = getCollection(ns)
       if (!coll) return false
       dbs.get(ns.db)!.delete(ns.coll)
-      oplog.append({ op: 'drop', ns }, coll.preAndPostImages)
+      oplog.append({ op: 'drop', ns }, coll.preAndPostImages, coll.uuid)
       return true
     },
     rename(from, to, dropTarget) {
@@ -151,7 +159,7 @@ export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
       if (!target) dbs.set(to.db, (target = new Map()))
       coll.ns = { db: to.db, coll: to.coll }
       target.set(to.coll, coll)
-      oplog.append({ op: 'rename', ns: from, to }, coll.preAndPostImages)
+      oplog.append({ op: 'rename', ns: from, to }, coll.preAndPostImages, coll.uuid)
     },
     dropDatabase(db) {
       const colls = dbs.get(db)
@@ -161,14 +169,25 @@ export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
       oplog.append({ op: 'dropDatabase', ns: { db } }, false)
     },
 
+    logCatalogChange(coll, op) {
+      oplog.append(op, false, coll.uuid)
+    },
     checkWritable(coll, keys) {
       for (const key of keys) guard(coll.ns, key)
     },
     commitTransaction(ops, txn) {
-      const logged: Array<{ op: OplogOp; imagesRecorded: boolean }> = []
-      for (const op of ops) {
-        const applied = applyOp(op)
-        if (applied) logged.push({ op: applied, imagesRecorded: getCollection(op.ns)?.preAndPostImages ?? false })
+      const logged: Array<{ op: OplogOp; imagesRecorded: boolean; uuid?: UUID }> = []
+      const undo: Array<() => void> = []
+      try {
+        for (const op of ops) {
+          const applied = applyOp(op, undo)
+          const coll = getCollection(op.ns)
+          if (applied) logged.push({ op: applied, imagesRecorded: coll?.preAndPostImages ?? false, uuid: coll?.uuid })
+        }
+      } catch (error) {
+        // A write outside the transaction took a unique key the transaction also wrote: nothing is committed.
+        for (let i = undo.length - 1; i >= 0; i--) undo[i]()
+        throw error
       }
       oplog.appendTransaction(logged, txn)
     },

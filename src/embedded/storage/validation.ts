@@ -88,7 +88,10 @@ export function validateWrite(coll: Collection, before: StoredRecord | undefined
   if (details) throw validationFailure(after.doc, details)
 }
 
-/** Reads validator, validationLevel and validationAction of create/collMod into `options`, checked as MongoDB does. */
+/**
+ * Reads validator, validationLevel and validationAction of create/collMod into `options`, checked as MongoDB does.
+ * Level and action are stored only when given (MongoDB 7.0 keeps them optional; strict and error apply otherwise).
+ */
 export function parseValidationOptions(command: string, given: Document, options: Document): void {
   if (given.validator !== undefined) {
     if (!isPlainObject(given.validator)) {
@@ -104,9 +107,5 @@ export function parseValidationOptions(command: string, given: Document, options
       throw mongoError(ErrorCode.BadValue, `Enumeration value '${String(value)}' for field '${command}.${field}' is not a valid value.`)
     }
     options[field] = value
-  }
-  if (options.validator !== undefined) {
-    options.validationLevel ??= 'strict'
-    options.validationAction ??= 'error'
   }
 }

@@ -69,11 +69,12 @@ export function createTransactions(real: Storage, oplog: Oplog, locks: DocumentL
     session.work = undefined
     if (!work) return
     clearTimeout(work.timer)
-    if (state === 'committed') {
-      // Locks go first: the commit replays the writes through the same guarded storage.
-      locks.releaseAll(work.owner)
-      real.commitTransaction(work.ops, { lsid: work.lsid, txnNumber: work.txnNumber })
-    } else {
+    try {
+      if (state === 'committed') real.commitTransaction(work.ops, { lsid: work.lsid, txnNumber: work.txnNumber })
+    } catch (error) {
+      session.state = 'aborted'
+      throw error
+    } finally {
       locks.releaseAll(work.owner)
     }
   }

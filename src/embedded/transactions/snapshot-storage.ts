@@ -148,6 +148,9 @@ export function createSnapshotStorage(real: Storage, oplog: Oplog, locks: Docume
     checkWritable(coll, keys) {
       for (const key of keys) claim(coll.ns, key)
     },
+    logCatalogChange: () => {
+      throw notInTransaction('createIndexes')
+    },
     commitTransaction: () => {
       throw notInTransaction('commitTransaction')
     },
