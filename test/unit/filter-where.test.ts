@@ -341,7 +341,7 @@ describe('compileChangeFilter for a configured model', () => {
     expect(touched).toContain('[{"$literal":"dueAt"},{"$literal":"sla"},{"$literal":"title"}]')
     expect(change({ changed: ['TITLE'], operationTypes: ['INSERT', 'UPDATE'] }).pipeline[0]).toEqual(opStage(['update']))
     expect(badInput(() => change({ changed: ['TITLE'], operationTypes: ['INSERT', 'DELETE'] }))).toBe(
-      'operationTypes selects no operation that the changed-field filters can match (only updates and replaces change fields)',
+      'operationTypes selects no operation that changed can match (only updates and replaces change fields)',
     )
     expect(badInput(() => change({ changed: ['title'] }))).toMatch(/^changed entries must be one of ORG, TITLE, /)
     expect(badInput(() => change({ changed: [] }))).toBe('changed must not be an empty list; omit it for no constraint')

@@ -59,14 +59,20 @@ export function compileChangeFilter(model: Model, filter: unknown, tenant: strin
   const documentClauses: Document[] = []
   const eventStages: Document[] = []
   const touched: string[][] = []
+  /** Arguments that select updates and replaces only, as the request named them. */
+  const changeArguments: string[] = []
   const changedFields = fieldEnumList(model, 'changed', f.changed)
-  if (changedFields) touched.push(changedFields)
+  if (changedFields) {
+    touched.push(changedFields)
+    changeArguments.push('changed')
+  }
   const bounds = new Map<string, { lower?: [string, number]; upper?: [string, number] }>()
 
   for (const shorthand of model.shorthands) {
     const value = f[shorthand.name]
     if (value === undefined || value === null) continue
     const { field, op, name } = shorthand
+    if (op === 'changed' || op === 'changedNames' || op === 'changedTo') changeArguments.push(name)
     if (op === 'changed') touched.push(fieldEnumList(model, name, value)!)
     else if (op === 'changedNames') touched.push(fieldNameList(name, value)!)
     else if (field === 'id') {
@@ -88,7 +94,7 @@ export function compileChangeFilter(model: Model, filter: unknown, tenant: strin
   if (touched.length > 0 || eventStages.length > 0) types = types.filter((t) => TOUCHING_OPERATION_TYPES.includes(t))
   if (types.length === 0) {
     // Named as the request wrote it, nothing more: production answers never name what the request did not.
-    throw badUserInput('operationTypes selects no operation that the changed-field filters can match (only updates and replaces change fields)')
+    throw badUserInput(`operationTypes selects no operation that ${changeArguments.join(' or ')} can match (only updates and replaces change fields)`)
   }
 
   const documentFilter = combineClauses(documentClauses)
