@@ -124,7 +124,7 @@ describe('cluster membership', () => {
     expect(cluster.nodes.get('node-c')).toBeUndefined()
     run = await startDeliveryRun(cluster, { region: 'burst-late-join', nodes: PAIR })
 
-    const burst = startBurst(cluster.db, { tenant: TENANT, region: run.region, writers: 3, perWriter: 1000, durationMs: 8_000 })
+    const burst = startBurst(cluster.db, { tenant: TENANT, region: run.region, writers: 3, perWriter: 1000, durationMs: 12_000 })
     await burst.whenCommitted(300)
     const late = await cluster.startNode('node-c')
     expect(burst.committed).toBeLessThan(burst.total)
