@@ -42,6 +42,8 @@ export interface AppOptions {
 export function createApp(config: Config, options: AppOptions = {}): App {
   const logger = createLogger({ level: config.logLevel, nodeId: config.nodeId })
   const models = options.models ?? resolveConfig(demoConfig)
+  // Demo data only for the built-in demo models: a team's own collections are never written to.
+  const demo = config.demo && options.models === undefined
   checkSecrets(config, models.auth?.jwksUrl !== undefined)
   const schema = buildSchema(models)
   const metrics = createMetrics()
@@ -191,8 +193,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       }
     })
 
-    // Demo data only for the built-in demo models: a team's own collections are never written to.
-    if (config.demo && options.models === undefined) {
+    if (demo) {
       await seedDemo(db)
       const traffic = startDemoTraffic(db, { onError: (e) => logger.warn({ err: e }, 'demo traffic write failed') })
       stops.push(() => traffic.stop())
@@ -201,7 +202,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     const banner = [
       `changegate ${config.nodeId} listening on ${listening.url} (GraphiQL in the browser)`,
       `MongoDB: ${embedded ? `embedded (${embedded.uri})` : redact(uri)}, database ${config.mongodbDb}`,
-      `Fan-out: ${config.redisUrl ? (config.redisUrl.includes('+cluster://') ? 'Redis Cluster' : 'Redis') + (config.redisShardedPubSub ? ' (sharded pub/sub)' : '') : 'in-process (single node)'}${config.demo ? '; demo traffic on' : ''}`,
+      `Fan-out: ${config.redisUrl ? (config.redisUrl.includes('+cluster://') ? 'Redis Cluster' : 'Redis') + (config.redisShardedPubSub ? ' (sharded pub/sub)' : '') : 'in-process (single node)'}${demo ? '; demo traffic on' : ''}`,
     ]
     if (devTokens) {
       banner.push('Dev tokens (random secret for this run; paste as "Authorization: Bearer <token>"):')
