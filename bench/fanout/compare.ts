@@ -29,6 +29,8 @@ import { cpuPer, deliveriesPerSecond, others, type PhaseRun } from './report.js'
 const TENANTS = ['acme', 'globex'] as const
 const PHASE = { warmUp: 1, s1: 2 } as const
 const HANDSHAKE_CONCURRENCY = 100
+/** How long the gateway may take to count every subscription live. */
+const SUBSCRIBE_LIMIT_MS = 600_000
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -46,6 +48,8 @@ interface RunResult {
   readonly s1: PhaseRun
   readonly memory: { readonly connected: MemoryReading; readonly subscribed: MemoryReading }
   readonly streams: number
+  /** From sending the subscriptions until the gateway's `streams` counted every one. */
+  readonly subscribeMs: number
 }
 
 interface Figures {
@@ -60,6 +64,7 @@ interface Figures {
   readonly otherCores: number
   readonly rssPerSubscriptionKb: number
   readonly loopDelayMaxMs: number
+  readonly subscribeMs: number
 }
 
 function parseArgs(argv: readonly string[]): { old: string; runs: number; rest: string[] } {
@@ -106,8 +111,11 @@ async function runOnce(tree: Tree, index: number, o: Options, layout: Layout): P
         await clients.request<ConnectResult>('connect', { url, layout, tokens, concurrency: HANDSHAKE_CONCURRENCY }, 180_000)
         await sleep(2_000)
         const connected = await gateway.memory()
+        const subscribeStart = performance.now()
         await clients.request('subscribe')
-        const streams = await waitForSubscribers(gateway, layout.subscriptions)
+        const streams = await waitForSubscribers(gateway, layout.subscriptions, SUBSCRIBE_LIMIT_MS)
+        const subscribeMs = performance.now() - subscribeStart
+        log(`run ${index} (${tree.label}): ${n(layout.subscriptions)} subscriptions live after ${n(subscribeMs)} ms`)
         await sleep(2_000)
         const subscribed = await gateway.memory()
         const send = sender(writer, 'paced')
@@ -124,7 +132,7 @@ async function runOnce(tree: Tree, index: number, o: Options, layout: Layout): P
           metricsUrl: gateway.metricsUrl,
         })
         await clients.request('close', undefined, 30_000)
-        return { tree, index, load1, s1, memory: { connected, subscribed }, streams: streams.length }
+        return { tree, index, load1, s1, memory: { connected, subscribed }, streams: streams.length, subscribeMs }
       } finally {
         await clients.stop()
         const exit = await gateway.stop()
@@ -153,6 +161,7 @@ function figures(r: RunResult, subscriptions: number): Figures {
     otherCores: others(s1.cpu),
     rssPerSubscriptionKb: (r.memory.subscribed.gcKb - r.memory.connected.gcKb) / subscriptions,
     loopDelayMaxMs: s1.gateway?.loopDelayMaxMs ?? NaN,
+    subscribeMs: r.subscribeMs,
   }
 }
 
@@ -168,6 +177,7 @@ const METRICS: ReadonlyArray<{ key: keyof Figures; label: string; better: 'highe
   { key: 'p99', label: 'commit→client p99 (ms)', better: 'lower' },
   { key: 'cpuPer1000', label: 'gateway CPU s per 1,000 deliveries', better: 'lower' },
   { key: 'rssPerSubscriptionKb', label: 'gateway RSS per subscription (KB, after a full GC)', better: 'lower' },
+  { key: 'subscribeMs', label: 'all subscriptions live after (ms)', better: 'lower' },
   { key: 'gatewayCores', label: 'gateway cores during S1', better: 'lower' },
   { key: 'otherCores', label: 'other work on the machine during S1 (cores)', better: 'lower' },
 ]
@@ -187,6 +197,7 @@ function render(results: readonly RunResult[], o: Options, layout: Layout, meta:
       n(f.gatewayCores, 2),
       n(f.otherCores, 2),
       n(f.loopDelayMaxMs),
+      n(f.subscribeMs),
       `${n(r.s1.tally.received)} / ${n(r.s1.tally.expected)}`,
     ]
   })
@@ -221,6 +232,7 @@ function render(results: readonly RunResult[], o: Options, layout: Layout, meta:
         'gateway cores',
         'other work (cores)',
         'event loop delay max (ms)',
+        'all subscriptions live after (ms)',
         'delivered / expected',
       ],
       rows,
