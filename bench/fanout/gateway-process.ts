@@ -1,6 +1,7 @@
 /**
- * The gateway as a benchmark sees it: its own process (`node --import tsx src/main.ts`) against a given MongoDB, with
- * tokens signed for it, its `streams` admin query, and memory readings from /proc after a forced full GC.
+ * The gateway as a benchmark sees it: its own process (`node --import tsx src/main.ts`, from this checkout or another
+ * one) against a given MongoDB, with tokens signed for it, its `streams` admin query, and memory readings from /proc
+ * after a forced full GC.
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -54,6 +55,8 @@ export interface GatewayOptions {
   readonly subscriptionBuffer?: number
   /** Runs under `node --cpu-prof`, writing the profile here on exit. */
   readonly profileDir?: string
+  /** The checkout whose `src/main.ts` runs (its working directory too); default: this one. */
+  readonly root?: string
 }
 
 export function rssKb(pid: number): number {
@@ -88,7 +91,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
     ...TSX,
     'src/main.ts',
   ]
-  const server = await startServerProcess({ command: 'env', args: [...env, process.execPath, ...nodeArgs], cwd: ROOT, readyPattern: /(http:\/\/\S+\/graphql)/ })
+  const server = await startServerProcess({ command: 'env', args: [...env, process.execPath, ...nodeArgs], cwd: options.root ?? ROOT, readyPattern: /(http:\/\/\S+\/graphql)/ })
   const url = server.ready[1]
   const sign = (tenant: string, scope?: string) =>
     new SignJWT({ tenant, scope })

@@ -79,7 +79,7 @@ export const sustained = (r: PhaseRun, maxP99Ms: number) =>
   r.write.failed === 0 && r.tally.lost === 0 && r.tally.duplicates === 0 && r.tally.misrouted === 0 && endedCount(r) === 0 && r.tally.latencyMs.p99 <= maxP99Ms
 
 /** CPU seconds `label` used per 1,000 of `per`. */
-const cpuPer = (r: PhaseRun, label: string, per: number) => ((r.cpu.processCores[label] ?? NaN) * r.cpu.wallSeconds) / (per / 1000)
+export const cpuPer = (r: PhaseRun, label: string, per: number) => ((r.cpu.processCores[label] ?? NaN) * r.cpu.wallSeconds) / (per / 1000)
 
 const latency = (r: PhaseRun) => `${n(r.tally.latencyMs.p50)} / ${n(r.tally.latencyMs.p99)} / ${n(r.tally.latencyMs.max)}`
 const losses = (r: PhaseRun) => {
@@ -90,7 +90,7 @@ const losses = (r: PhaseRun) => {
   return [...parts, ...ended].join(', ')
 }
 /** Cores the machine spent on processes outside the benchmark. */
-const others = (cpu: CpuUse) => Math.max(0, cpu.machineCores - Object.values(cpu.processCores).reduce((a, b) => a + b, 0))
+export const others = (cpu: CpuUse) => Math.max(0, cpu.machineCores - Object.values(cpu.processCores).reduce((a, b) => a + b, 0))
 const cores = (cpu: CpuUse) => {
   const each = Object.entries(cpu.processCores)
     .filter(([label]) => label !== 'bench')

@@ -20,26 +20,20 @@ import { measureCpu } from '../lib/cpu.js'
 import { summarizeCpuProfile } from '../lib/cpu-profile.js'
 import { freePort } from '../lib/ports.js'
 import { startServerProcess, startWorker, type Worker } from '../lib/processes.js'
-import { watchGatewayMetrics } from './gateway-metrics.js'
 import { ROOT, startGateway, TSX, waitForSubscribers } from './gateway-process.js'
 import { createLayout, type Layout } from './layout.js'
 import { renderProfileLayers } from './profile-groups.js'
 import { isFullRun, parseOptions, type Options } from './options.js'
-import { type CollectResult, type ConnectResult, type PacedRequest, type PacedResult } from './protocol.js'
+import { DRAIN_LIMIT_MS, measuredPhase, sender, warmUp, type Send } from './phases.js'
+import { type ConnectResult } from './protocol.js'
 import { renderProfile, renderReport, sustained, type BareRun, type DriverRun, type GatewayRun, type Measurements, type PhaseRun } from './report.js'
 
 const TENANTS = ['acme', 'globex'] as const
 /** Phase numbers are part of every order id, so each phase's inserts are distinct documents. */
 const PHASE = { gatewayWarmUp: 1, s1: 2, step: 10, driverWarmUp: 40, driver: 41, bareWarmUp: 50, bareStep: 60 } as const
 const HANDSHAKE_CONCURRENCY = 100
-/** Past the last write, a phase's collection gives up after this long whatever still arrives (S1, driver baseline). */
-const DRAIN_LIMIT_MS = 30_000
 /** The same for a ladder step: anything later has missed the step's p99 bound many times over. */
 const STEP_DRAIN_LIMIT_MS = 10_000
-/** Latency over time is reported in windows this wide. */
-const LATENCY_WINDOW_MS = 5_000
-/** A phase sends nothing more this long past its scheduled end, however far behind the writer fell. */
-const WRITE_OVERRUN_MS = 2_000
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -54,64 +48,6 @@ function checkOpenFiles(o: Options): string {
     throw new Error(`ulimit -n is ${limit}; this run holds up to ${need} sockets in one process: raise it (ulimit -n ${need}) or lower --connections`)
   }
   return limit
-}
-
-type Send = (request: PacedRequest) => Promise<PacedResult>
-
-const sender = (worker: Worker, type: string): Send => (request) =>
-  worker.request<PacedResult>(type, request, (request.count / request.rate) * 1000 + 120_000)
-
-/**
- * Writes whole rounds (one insert per customer) until every receiver member got one, at least twice: opens lazily
- * started streams and warms every process up. Returns the rounds written.
- */
-async function warmUp(layout: Layout, phase: number, rate: number, send: Send, receiver: Worker, members: number): Promise<number> {
-  const started = performance.now()
-  for (let round = 0; ; round++) {
-    const write = await send({ layout, phase, firstSeq: round * layout.customers, count: layout.customers, rate })
-    if (write.failed) throw new Error(`warm-up: ${write.failed} writes failed`)
-    for (const waitUntil = performance.now() + 3_000; performance.now() < waitUntil; ) {
-      if ((await receiver.request<number>('reached', phase)) === members) break
-      await sleep(100)
-    }
-    const reached = await receiver.request<number>('reached', phase)
-    if (reached === members && round >= 1) return round + 1
-    if (performance.now() - started > 90_000) throw new Error(`warm-up: only ${reached} of ${members} subscribers received anything`)
-  }
-}
-
-async function measuredPhase(
-  layout: Layout,
-  o: Options,
-  args: {
-    phase: number
-    rate: number
-    seconds: number
-    send: Send
-    receiver: Worker
-    pids: Record<string, number>
-    drainMs: number
-    /** The gateway's `/metrics`, when a gateway serves the phase. */
-    metricsUrl?: string
-  },
-): Promise<PhaseRun> {
-  const metrics = args.metricsUrl ? await watchGatewayMetrics(args.metricsUrl) : undefined
-  const done = measureCpu({ ...args.pids, bench: process.pid })
-  const write = await args.send({
-    layout,
-    phase: args.phase,
-    firstSeq: 0,
-    count: Math.round(args.rate * args.seconds),
-    rate: args.rate,
-    deadlineMs: args.seconds * 1000 + WRITE_OVERRUN_MS,
-  })
-  const tally = await args.receiver.request<CollectResult>(
-    'collect',
-    { phase: args.phase, writes: write.sent, idleMs: o.idleMs, timeoutMs: args.drainMs, windowMs: LATENCY_WINDOW_MS },
-    args.drainMs + 30_000,
-  )
-  const cpu = done()
-  return { rate: args.rate, write, tally, cpu, gateway: await metrics?.() }
 }
 
 async function ladder(

@@ -1,0 +1,76 @@
+/**
+ * The measured parts of a fan-out run, shared by `run.ts` and `compare.ts`: paced writes through a worker, a warm-up
+ * that reaches every subscriber, and a measured phase (writes, then the receivers' tally, CPU and gateway metrics).
+ */
+import type { Worker } from '../lib/processes.js'
+import { measureCpu } from '../lib/cpu.js'
+import { watchGatewayMetrics } from './gateway-metrics.js'
+import type { Layout } from './layout.js'
+import type { Options } from './options.js'
+import type { CollectResult, PacedRequest, PacedResult } from './protocol.js'
+import type { PhaseRun } from './report.js'
+
+/** Past the last write, a phase's collection gives up after this long whatever still arrives (S1, driver baseline). */
+export const DRAIN_LIMIT_MS = 30_000
+/** Latency over time is reported in windows this wide. */
+const LATENCY_WINDOW_MS = 5_000
+/** A phase sends nothing more this long past its scheduled end, however far behind the writer fell. */
+const WRITE_OVERRUN_MS = 2_000
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+export type Send = (request: PacedRequest) => Promise<PacedResult>
+
+export const sender = (worker: Worker, type: string): Send => (request) =>
+  worker.request<PacedResult>(type, request, (request.count / request.rate) * 1000 + 120_000)
+
+/**
+ * Writes whole rounds (one insert per customer) until every receiver member got one, at least twice: opens lazily
+ * started streams and warms every process up. Returns the rounds written.
+ */
+export async function warmUp(layout: Layout, phase: number, rate: number, send: Send, receiver: Worker, members: number): Promise<number> {
+  const started = performance.now()
+  for (let round = 0; ; round++) {
+    const write = await send({ layout, phase, firstSeq: round * layout.customers, count: layout.customers, rate })
+    if (write.failed) throw new Error(`warm-up: ${write.failed} writes failed`)
+    for (const waitUntil = performance.now() + 3_000; performance.now() < waitUntil; ) {
+      if ((await receiver.request<number>('reached', phase)) === members) break
+      await sleep(100)
+    }
+    const reached = await receiver.request<number>('reached', phase)
+    if (reached === members && round >= 1) return round + 1
+    if (performance.now() - started > 90_000) throw new Error(`warm-up: only ${reached} of ${members} subscribers received anything`)
+  }
+}
+
+export interface PhaseArgs {
+  readonly phase: number
+  readonly rate: number
+  readonly seconds: number
+  readonly send: Send
+  readonly receiver: Worker
+  readonly pids: Record<string, number>
+  readonly drainMs: number
+  /** The gateway's `/metrics`, when a gateway serves the phase. */
+  readonly metricsUrl?: string
+}
+
+export async function measuredPhase(layout: Layout, o: Options, args: PhaseArgs): Promise<PhaseRun> {
+  const metrics = args.metricsUrl ? await watchGatewayMetrics(args.metricsUrl) : undefined
+  const done = measureCpu({ ...args.pids, bench: process.pid })
+  const write = await args.send({
+    layout,
+    phase: args.phase,
+    firstSeq: 0,
+    count: Math.round(args.rate * args.seconds),
+    rate: args.rate,
+    deadlineMs: args.seconds * 1000 + WRITE_OVERRUN_MS,
+  })
+  const tally = await args.receiver.request<CollectResult>(
+    'collect',
+    { phase: args.phase, writes: write.sent, idleMs: o.idleMs, timeoutMs: args.drainMs, windowMs: LATENCY_WINDOW_MS },
+    args.drainMs + 30_000,
+  )
+  const cpu = done()
+  return { rate: args.rate, write, tally, cpu, gateway: await metrics?.() }
+}
