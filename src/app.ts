@@ -3,7 +3,6 @@ import { checkSecrets, type Config } from './config/index.js'
 import { startEmbeddedMongo, type EmbeddedMongo } from './embedded/index.js'
 import { createRedisMode } from './cluster/redis-mode.js'
 import { createInProcessMode } from './fanout/modes.js'
-import { createLoaders } from './loaders/index.js'
 import { resolveConfig, demoConfig, type ModelRegistry } from './models/index.js'
 import { ensureCollections } from './mongo/collections.js'
 import { createCursorCodec } from './mongo/cursor-codec.js'
@@ -17,7 +16,7 @@ import { useSharedSubscriptionExecution } from './schema/shared-execution.js'
 import type { Plugin } from 'graphql-yoga'
 import { createAuthenticator } from './server/auth.js'
 import { createGatewayServer } from './server/index.js'
-import type { GatewayServices } from './services.js'
+import { createGatewayServices } from './services.js'
 import { createStreamRegistry } from './streams/registry.js'
 
 export interface StartedApp {
@@ -112,7 +111,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     const startedAt = new Date()
     let address = ''
 
-    const countBatch = (collection: string) => metrics.loaderBatches.inc({ collection })
     const localNode = () => {
       const live = gateway.stats()
       return {
@@ -126,24 +124,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       }
     }
 
-    const services: GatewayServices = {
-      db,
-      models,
-      registry: streams,
-      cursors,
-      now,
-      async subscribe(filter, after) {
-        // An empty string is a malformed cursor, not "no cursor".
-        const position = after != null ? cursors.decode(after, { tenant: filter.tenant, collection: filter.collection }).position : undefined
-        return streams.subscribe({ filter, after: position })
-      },
-      createLoaders: (tenant) => createLoaders(db, tenant, countBatch),
-      onDelivered(delivery) {
-        metrics.eventsDelivered.inc({ kind: delivery.event.collection })
-        if (delivery.event.wallTime) metrics.deliveryLatency.observe((Date.now() - delivery.event.wallTime.getTime()) / 1000)
-      },
-      nodes: () => mode.nodes(localNode()),
-    }
+    const services = createGatewayServices({ db, models, registry: streams, cursors, metrics, now, nodes: () => mode.nodes(localNode()) })
 
     const devTokens = config.jwtSecretGenerated && authenticator.mode === 'hs256'
       ? {
@@ -159,7 +140,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       slowConsumerTimeoutMs: config.slowConsumerTimeoutMs,
       schema,
       authenticator,
-      createContext: (auth) => ({ services, loaders: createLoaders(db, auth.tenant, countBatch) }),
+      createContext: (auth) => ({ services, loaders: services.createLoaders(auth.tenant) }),
       readiness: async () => {
         const mongo = await db.command({ ping: 1 }).then(
           () => true,

@@ -1,4 +1,6 @@
 import type { Db } from 'mongodb'
+import { createLoaders } from './loaders/index.js'
+import type { Metrics } from './observability/metrics.js'
 import type { Loaders } from './loaders/index.js'
 import type { ModelRegistry } from './models/index.js'
 import type { CursorCodec } from './mongo/cursor-codec.js'
@@ -33,4 +35,38 @@ export interface GatewayServices {
   /** Called once per delivery handed to GraphQL execution. */
   onDelivered(delivery: Delivery): void
   nodes(): Promise<GatewayNodeInfo[]>
+}
+
+export interface ServicesOptions {
+  readonly db: Db
+  readonly models: ModelRegistry
+  readonly registry: StreamRegistry
+  readonly cursors: CursorCodec
+  readonly metrics: Metrics
+  now(): Promise<Position>
+  nodes(): Promise<GatewayNodeInfo[]>
+}
+
+/** The resolvers' view of a node: subscriptions bound to verified cursors, loaders, delivery counting. */
+export function createGatewayServices(options: ServicesOptions): GatewayServices {
+  const { db, registry, cursors, metrics } = options
+  const countBatch = (collection: string) => metrics.loaderBatches.inc({ collection })
+  return {
+    db,
+    models: options.models,
+    registry,
+    cursors,
+    now: options.now,
+    async subscribe(filter, after) {
+      // An empty string is a malformed cursor, not "no cursor".
+      const position = after != null ? cursors.decode(after, { tenant: filter.tenant, collection: filter.collection }).position : undefined
+      return registry.subscribe({ filter, after: position })
+    },
+    createLoaders: (tenant) => createLoaders(db, tenant, countBatch),
+    onDelivered(delivery) {
+      metrics.eventsDelivered.inc({ kind: delivery.event.collection })
+      if (delivery.event.wallTime) metrics.deliveryLatency.observe((Date.now() - delivery.event.wallTime.getTime()) / 1000)
+    },
+    nodes: options.nodes,
+  }
 }
