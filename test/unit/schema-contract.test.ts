@@ -6,7 +6,7 @@ import codegenConfig from '../../codegen.js'
 import { printedSchema } from '../../src/schema/print.js'
 
 describe('published contract', () => {
-  it('schema/schema.graphql is the schema the code builds (run `npm run schema:print` after a change)', () => {
+  it('schema/schema.graphql is the schema the demo configuration builds (run `npm run schema:print -- --out schema/schema.graphql` after a change)', () => {
     expect(readFileSync('schema/schema.graphql', 'utf8')).toBe(printedSchema())
   })
 
