@@ -300,21 +300,68 @@ describe('related documents', () => {
 describe('explainSubscription', () => {
   const subscription = 'subscription($f: OrderChangeFilter) { orderChanged(filter: $f) { cursor } }'
 
-  it('shows the compiled, tenant-bound pipeline and the shared stream it joins; equivalent filters compile identically', async () => {
-    const acme = await gw.token('acme')
-    const explain = (token: string, f: Record<string, unknown>) =>
-      queryTyped(gw.url, token, ExplainSubscriptionDocument, { query: subscription, variables: { f } })
-    const a = (await explain(acme, { status: ['SHIPPED', 'PENDING'], region: 'eu-west' })).body.data!.explainSubscription
-    const b = (await explain(await gw.token('acme'), { region: 'eu-west', status: ['PENDING', 'SHIPPED', 'PENDING'] })).body.data!
+  const explain = async (tenant: string, f: Record<string, unknown>) =>
+    (await queryTyped(gw.url, await gw.token(tenant), ExplainSubscriptionDocument, { query: subscription, variables: { f } })).body.data!
       .explainSubscription
+
+  it('shows the compiled, tenant-bound filter; equivalent filters compile identically', async () => {
+    const a = await explain('acme', { status: ['SHIPPED', 'PENDING'], region: 'eu-west' })
+    const b = await explain('acme', { region: 'eu-west', status: ['PENDING', 'SHIPPED', 'PENDING'] })
     expect(JSON.stringify(a.pipeline)).toBe(JSON.stringify(b.pipeline))
     expect(a.collection).toBe('orders')
-    expect(a.streamKey).toBe(`${gw.mongo.db.databaseName}.orders`)
-    expect(a.filterRunsIn).toBe('GATEWAY')
     expect(JSON.stringify(a.pipeline)).toContain('"fullDocument.tenantId":{"$eq":"acme"}')
-    const globex = (await explain(await gw.token('globex'), { region: 'eu-west' })).body.data!.explainSubscription
+    const globex = await explain('globex', { region: 'eu-west' })
     expect(JSON.stringify(globex.pipeline)).toContain('"globex"')
     expect(JSON.stringify(globex.pipeline)).not.toContain('"acme"')
+  })
+
+  it('shows the shared stream as it runs: its key and its pipeline, the same that `streams` reports for it', async () => {
+    const sub = collectTyped(await client('acme'), OrderChangedDocument, { filter: { region: 'explain-stream' } })
+    const admin = await gw.token('acme', 'admin')
+    const running = async () => (await queryTyped(gw.url, admin, StreamsDocument)).body.data!.streams.find((s) => s.collection === 'orders')
+    await expect.poll(async () => (await running())?.subscribers ?? 0).toBeGreaterThanOrEqual(1)
+    const plan = await explain('acme', { region: 'explain-stream' })
+    const stream = (await running())!
+    // One change stream per collection, unfiltered: every tenant's changes are read once and filtered in the gateway.
+    expect(plan.streamKey).toBe(`${gw.mongo.db.databaseName}.orders`)
+    expect(plan.streamKey).toBe(stream.key)
+    expect(plan.streamPipeline).toEqual([])
+    expect(plan.streamPipeline).toEqual(stream.pipeline)
+    expect(plan.filterRunsIn).toBe('GATEWAY')
+    sub.dispose()
+  })
+
+  it('shows what a catch-up sends to MongoDB: the filter, or any event that invalidates the collection', async () => {
+    const plan = await explain('acme', { status: ['SHIPPED'], minTotal: 5 })
+    const conditions = (plan.pipeline as Document[]).map((stage) => stage.$match as Document)
+    expect(conditions.length).toBeGreaterThan(0)
+    expect(plan.catchUpPipeline).toEqual([
+      { $match: { $or: [{ operationType: { $in: ['drop', 'dropDatabase', 'invalidate', 'rename'] } }, { $and: conditions }] } },
+    ])
+    expect(JSON.stringify(plan.catchUpPipeline)).toContain('"fullDocument.tenantId":{"$eq":"acme"}')
+  })
+
+  it('counts the running subscriptions of the same tenant with an equivalent filter in sharedWith', async () => {
+    const filter = { region: 'explain-shared', status: ['PENDING', 'SHIPPED'] }
+    const sameInAnotherOrder = { status: ['SHIPPED', 'PENDING'], region: 'explain-shared' }
+    expect((await explain('acme', filter)).sharedWith).toBe(0)
+    const acme = await client('acme')
+    const subs = [
+      collectTyped(acme, OrderChangedDocument, { filter }),
+      collectTyped(acme, OrderChangedDocument, { filter: sameInAnotherOrder }),
+      collectTyped(acme, OrderChangedDocument, { filter }),
+      // Neither of these shares with acme's: another filter, another tenant.
+      collectTyped(acme, OrderChangedDocument, { filter: { region: 'explain-shared' } }),
+      collectTyped(await client('globex'), OrderChangedDocument, { filter }),
+    ]
+    await expect.poll(async () => (await explain('acme', filter)).sharedWith).toBe(3)
+    expect((await explain('acme', sameInAnotherOrder)).sharedWith).toBe(3)
+    expect((await explain('acme', { region: 'explain-shared' })).sharedWith).toBe(1)
+    expect((await explain('globex', filter)).sharedWith).toBe(1)
+    subs[0].dispose()
+    await expect.poll(async () => (await explain('acme', filter)).sharedWith).toBe(2)
+    subs.slice(1).forEach((sub) => sub.dispose())
+    await expect.poll(async () => (await explain('acme', filter)).sharedWith).toBe(0)
   })
 
   it('reports invalid filters as BAD_USER_INPUT', async () => {
