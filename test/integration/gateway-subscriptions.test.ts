@@ -12,6 +12,7 @@ import {
   OrdersDocument,
   StreamsDocument,
   UserProfileUpdatedDocument,
+  type OrderChangeFilter,
   type StreamsQuery,
 } from '../fixtures/generated/graphql.js'
 
@@ -342,8 +343,8 @@ describe('explainSubscription', () => {
   })
 
   it('counts the running subscriptions of the same tenant with an equivalent filter in sharedWith', async () => {
-    const filter = { region: 'explain-shared', status: ['PENDING', 'SHIPPED'] }
-    const sameInAnotherOrder = { status: ['SHIPPED', 'PENDING'], region: 'explain-shared' }
+    const filter: OrderChangeFilter = { region: 'explain-shared', status: ['PENDING', 'SHIPPED'] }
+    const sameInAnotherOrder: OrderChangeFilter = { status: ['SHIPPED', 'PENDING'], region: 'explain-shared' }
     expect((await explain('acme', filter)).sharedWith).toBe(0)
     const acme = await client('acme')
     const subs = [
