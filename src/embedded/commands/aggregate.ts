@@ -12,6 +12,7 @@ import type { Storage } from '../storage/storage.js'
 import { documentArg, numberArg } from './args.js'
 import type { Handler, HandlerTable } from './context.js'
 import { firstBatchReply, registerCursorReply } from './cursor-commands.js'
+import { currentOps } from './current-op.js'
 import { checkQueryOptions } from './query-options.js'
 
 const view = (rec: StoredRecord): Document => (rec.wrapped ? (toLoose(rec.doc) as Document) : rec.doc)
@@ -30,7 +31,7 @@ export function runPipeline(storage: Storage, db: string, input: Document[], pip
   }
 }
 
-const UNSUPPORTED_STAGES = new Set(['$out', '$merge', '$search', '$geoNear', '$collStats', '$indexStats', '$currentOp'])
+const UNSUPPORTED_STAGES = new Set(['$out', '$merge', '$search', '$geoNear', '$collStats', '$indexStats'])
 
 const aggregate: Handler = async (cmd, req, server) => {
   const pipeline = cmd.pipeline
@@ -47,10 +48,15 @@ const aggregate: Handler = async (cmd, req, server) => {
   if (stages[0] && '$changeStream' in stages[0]) {
     const cursorId = server.cursors.nextId()
     const { cursor, firstBatch } = await server.changeStreams.open(cmd, req, cursorId)
-    return registerCursorReply(server, cursor, firstBatch)
+    return registerCursorReply(server, cursor, firstBatch, cmd)
+  }
+  if (stages[0] && '$currentOp' in stages[0]) {
+    const ops = currentOps(cmd, req, server)
+    return firstBatchReply(server, `${req.db}.$cmd.aggregate`, runPipeline(server.storage, req.db, ops, stages.slice(1)), { batchSize, originatingCommand: cmd })
   }
   for (const stage of stages) {
     const name = Object.keys(stage)[0]
+    if (name === '$currentOp') throw mongoError(ErrorCode.Location40602, '$currentOp is only valid as the first stage in a pipeline.')
     if (UNSUPPORTED_STAGES.has(name)) {
       throw mongoError(ErrorCode.CommandNotSupported, `${name} is not supported by the embedded server`)
     }
@@ -80,7 +86,7 @@ const aggregate: Handler = async (cmd, req, server) => {
   }
   if (cmd.explain === true) return { explainVersion: '1', stages: stages.map((stage) => ({ ...stage })), ns }
   const results = runPipeline(server.storage, req.db, input, rest)
-  return firstBatchReply(server, ns, results, { batchSize })
+  return firstBatchReply(server, ns, results, { batchSize, originatingCommand: cmd })
 }
 
 export const aggregateCommands: HandlerTable = { aggregate }
