@@ -11,6 +11,7 @@ export interface SubscriberQueue<T> extends AsyncIterableIterator<QueueItem<T>> 
   /** Resolves once fewer than `capacity` values are queued (or the queue closed): for producers that can wait. */
   space(): Promise<void>
   readonly size: number
+  /** The consumer stopped iterating, or the queue ended with an error (which may still wait to be read). */
   readonly closed: boolean
   /** When the consumer last took an item (or the queue was created), from `performance.now()`. */
   readonly lastPullAt: number
@@ -19,7 +20,10 @@ export interface SubscriberQueue<T> extends AsyncIterableIterator<QueueItem<T>> 
 export interface SubscriberQueueOptions {
   readonly capacity: number
   readonly onOverflow: () => GatewayError
-  /** Runs once when the consumer stops iterating or the queue ended with an error. */
+  /**
+   * Runs once when the consumer stops iterating or the queue ends with an error: at `fail()`, not when the
+   * consumer reads the error, so a subscription the server ended is released even if its client never reads again.
+   */
   readonly onClose: () => void
 }
 
@@ -35,6 +39,12 @@ export function createSubscriberQueue<T>(options: SubscriberQueueOptions): Subsc
   let closed = false
   let spaceWaiters: Array<() => void> = []
   let lastPullAt = performance.now()
+  let released = false
+  const release = () => {
+    if (released) return
+    released = true
+    options.onClose()
+  }
 
   const wakeSpace = () => {
     if (spaceWaiters.length === 0) return
@@ -49,7 +59,7 @@ export function createSubscriberQueue<T>(options: SubscriberQueueOptions): Subsc
     items = []
     head = 0
     wakeSpace()
-    options.onClose()
+    release()
   }
 
   const offer = (item: QueueItem<T>) => {
@@ -77,6 +87,8 @@ export function createSubscriberQueue<T>(options: SubscriberQueueOptions): Subsc
       items = []
       head = 0
       offer({ error })
+      wakeSpace()
+      release()
     },
     space() {
       if (closed || items.length - head < options.capacity) return Promise.resolve()
@@ -86,7 +98,7 @@ export function createSubscriberQueue<T>(options: SubscriberQueueOptions): Subsc
       return items.length - head
     },
     get closed() {
-      return closed
+      return closed || ending
     },
     get lastPullAt() {
       return lastPullAt

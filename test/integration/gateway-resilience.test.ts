@@ -2,6 +2,7 @@ import { ObjectId, type Document } from 'mongodb'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Client } from 'graphql-ws'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
+import { changeStreamCursors } from '../fixtures/current-op.js'
 import { collectTyped, queryTyped, wsClient } from '../fixtures/gateway.js'
 import { ChangeCursorDocument, OrderChangedDocument, StreamsDocument } from '../fixtures/generated/graphql.js'
 import { describeEmbeddedOnly } from '../fixtures/mongo.js'
@@ -41,6 +42,12 @@ describe('resumable errors', () => {
     const docs = Array.from({ length: 40 }, () => order('resume'))
     await orders.insertMany(docs.slice(0, 20))
     await c.waitFor(20)
+    // The failpoint must hit the shared stream's getMore: wait until the subscription's catch-up is closed and one
+    // change stream cursor is left on the server.
+    const ns = `${gw.mongo.db.databaseName}.orders`
+    const cursorIds = async () => (await changeStreamCursors(gw!.mongo.client, ns)).map((op) => String(op.cursor.cursorId))
+    await expect.poll(async () => (await cursorIds()).length, { timeout: 10_000 }).toBe(1)
+    const [before] = await cursorIds()
     await gw.mongo.client.db('admin').command({
       configureFailPoint: 'failCommand',
       mode: { times: 1 },
@@ -51,6 +58,10 @@ describe('resumable errors', () => {
     await new Promise((r) => setTimeout(r, 300))
     expect(c.events.map((e) => e.documentId)).toEqual(docs.map((d) => d._id.toHexString()))
     expect(c.errors).toEqual([])
+    // It did resume: the failed cursor is gone and MongoDB serves the stream through a new one (a second aggregate).
+    const after = await cursorIds()
+    expect(after).toHaveLength(1)
+    expect(after[0]).not.toBe(before)
   })
 })
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core'
 import type { Client } from 'graphql-ws'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
+import { changeStreamCursors } from '../fixtures/current-op.js'
 import { collectTyped, queryTyped, wsClient } from '../fixtures/gateway.js'
 import {
   ChangeCursorDocument,
@@ -12,7 +13,7 @@ import {
   OrdersDocument,
   StreamsDocument,
   UserProfileUpdatedDocument,
-  type StreamsQuery,
+  type OrderChangeFilter,
 } from '../fixtures/generated/graphql.js'
 
 let gw: TestGateway
@@ -300,21 +301,68 @@ describe('related documents', () => {
 describe('explainSubscription', () => {
   const subscription = 'subscription($f: OrderChangeFilter) { orderChanged(filter: $f) { cursor } }'
 
-  it('shows the compiled, tenant-bound pipeline and the shared stream it joins; equivalent filters compile identically', async () => {
-    const acme = await gw.token('acme')
-    const explain = (token: string, f: Record<string, unknown>) =>
-      queryTyped(gw.url, token, ExplainSubscriptionDocument, { query: subscription, variables: { f } })
-    const a = (await explain(acme, { status: ['SHIPPED', 'PENDING'], region: 'eu-west' })).body.data!.explainSubscription
-    const b = (await explain(await gw.token('acme'), { region: 'eu-west', status: ['PENDING', 'SHIPPED', 'PENDING'] })).body.data!
+  const explain = async (tenant: string, f: Record<string, unknown>) =>
+    (await queryTyped(gw.url, await gw.token(tenant), ExplainSubscriptionDocument, { query: subscription, variables: { f } })).body.data!
       .explainSubscription
+
+  it('shows the compiled, tenant-bound filter; equivalent filters compile identically', async () => {
+    const a = await explain('acme', { status: ['SHIPPED', 'PENDING'], region: 'eu-west' })
+    const b = await explain('acme', { region: 'eu-west', status: ['PENDING', 'SHIPPED', 'PENDING'] })
     expect(JSON.stringify(a.pipeline)).toBe(JSON.stringify(b.pipeline))
     expect(a.collection).toBe('orders')
-    expect(a.streamKey).toBe(`${gw.mongo.db.databaseName}.orders`)
-    expect(a.filterRunsIn).toBe('GATEWAY')
     expect(JSON.stringify(a.pipeline)).toContain('"fullDocument.tenantId":{"$eq":"acme"}')
-    const globex = (await explain(await gw.token('globex'), { region: 'eu-west' })).body.data!.explainSubscription
+    const globex = await explain('globex', { region: 'eu-west' })
     expect(JSON.stringify(globex.pipeline)).toContain('"globex"')
     expect(JSON.stringify(globex.pipeline)).not.toContain('"acme"')
+  })
+
+  it('shows the shared stream as it runs: its key and its pipeline, the same that `streams` reports for it', async () => {
+    const sub = collectTyped(await client('acme'), OrderChangedDocument, { filter: { region: 'explain-stream' } })
+    const admin = await gw.token('acme', 'admin')
+    const running = async () => (await queryTyped(gw.url, admin, StreamsDocument)).body.data!.streams.find((s) => s.collection === 'orders')
+    await expect.poll(async () => (await running())?.subscribers ?? 0).toBeGreaterThanOrEqual(1)
+    const plan = await explain('acme', { region: 'explain-stream' })
+    const stream = (await running())!
+    // One change stream per collection, unfiltered: every tenant's changes are read once and filtered in the gateway.
+    expect(plan.streamKey).toBe(`${gw.mongo.db.databaseName}.orders`)
+    expect(plan.streamKey).toBe(stream.key)
+    expect(plan.streamPipeline).toEqual([])
+    expect(plan.streamPipeline).toEqual(stream.pipeline)
+    expect(plan.filterRunsIn).toBe('GATEWAY')
+    sub.dispose()
+  })
+
+  it('shows what a catch-up sends to MongoDB: the filter, or any event that invalidates the collection', async () => {
+    const plan = await explain('acme', { status: ['SHIPPED'], minTotal: 5 })
+    const conditions = (plan.pipeline as Document[]).map((stage) => stage.$match as Document)
+    expect(conditions.length).toBeGreaterThan(0)
+    expect(plan.catchUpPipeline).toEqual([
+      { $match: { $or: [{ operationType: { $in: ['drop', 'dropDatabase', 'invalidate', 'rename'] } }, { $and: conditions }] } },
+    ])
+    expect(JSON.stringify(plan.catchUpPipeline)).toContain('"fullDocument.tenantId":{"$eq":"acme"}')
+  })
+
+  it('counts the running subscriptions of the same tenant with an equivalent filter in sharedWith', async () => {
+    const filter: OrderChangeFilter = { region: 'explain-shared', status: ['PENDING', 'SHIPPED'] }
+    const sameInAnotherOrder: OrderChangeFilter = { status: ['SHIPPED', 'PENDING'], region: 'explain-shared' }
+    expect((await explain('acme', filter)).sharedWith).toBe(0)
+    const acme = await client('acme')
+    const subs = [
+      collectTyped(acme, OrderChangedDocument, { filter }),
+      collectTyped(acme, OrderChangedDocument, { filter: sameInAnotherOrder }),
+      collectTyped(acme, OrderChangedDocument, { filter }),
+      // Neither of these shares with acme's: another filter, another tenant.
+      collectTyped(acme, OrderChangedDocument, { filter: { region: 'explain-shared' } }),
+      collectTyped(await client('globex'), OrderChangedDocument, { filter }),
+    ]
+    await expect.poll(async () => (await explain('acme', filter)).sharedWith).toBe(3)
+    expect((await explain('acme', sameInAnotherOrder)).sharedWith).toBe(3)
+    expect((await explain('acme', { region: 'explain-shared' })).sharedWith).toBe(1)
+    expect((await explain('globex', filter)).sharedWith).toBe(1)
+    subs[0].dispose()
+    await expect.poll(async () => (await explain('acme', filter)).sharedWith).toBe(2)
+    subs.slice(1).forEach((sub) => sub.dispose())
+    await expect.poll(async () => (await explain('acme', filter)).sharedWith).toBe(0)
   })
 
   it('reports invalid filters as BAD_USER_INPUT', async () => {
@@ -327,22 +375,38 @@ describe('explainSubscription', () => {
 })
 
 describe('sharing', () => {
-  it('many subscribers share one change stream per collection', async () => {
-    const c = await client('acme')
-    const subs = Array.from({ length: 20 }, (_, n) => collectTyped(c, OrderChangedDocument, { filter: { region: `share-${n}` } }))
+  it('50 subscriptions with different filters across two tenants read one change stream cursor on the server', async () => {
     const admin = await gw.token('acme', 'admin')
-    let streams: StreamsQuery['streams'] = []
-    for (let tries = 0; tries < 100; tries++) {
-      streams = (await queryTyped(gw.url, admin, StreamsDocument)).body.data!.streams
-      if ((streams.find((s) => s.collection === 'orders')?.subscribers ?? 0) >= 20) break
-      await new Promise((r) => setTimeout(r, 50))
-    }
-    expect(streams.filter((s) => s.collection === 'orders')).toHaveLength(1)
-    const ordersStream = streams.find((s) => s.collection === 'orders')!
+    const ordersStreams = async () => (await queryTyped(gw.url, admin, StreamsDocument)).body.data!.streams.filter((s) => s.collection === 'orders')
+    // Subscriptions of earlier tests may still run: these 50 are live once the stream counts 50 more.
+    const before = (await ordersStreams())[0]?.subscribers ?? 0
+    const tenants = ['acme', 'globex']
+    const clientsOf = { acme: await client('acme'), globex: await client('globex') }
+    const subs = Array.from({ length: 50 }, (_, n) => {
+      const tenant = tenants[n % 2] as 'acme' | 'globex'
+      return { tenant, region: `share-${n}`, sub: collectTyped(clientsOf[tenant], OrderChangedDocument, { filter: { region: `share-${n}` } }) }
+    })
+    await expect.poll(async () => (await ordersStreams())[0]?.subscribers ?? 0).toBe(before + 50)
+
+    // Counted by MongoDB, not by the gateway: once catch-ups of earlier tests are closed, exactly one change stream
+    // cursor reads the collection.
+    const ns = `${gw.mongo.db.databaseName}.orders`
+    await expect.poll(async () => (await changeStreamCursors(gw.mongo.client, ns)).length, { timeout: 10_000 }).toBe(1)
+    const [cursor] = await changeStreamCursors(gw.mongo.client, ns)
+    expect(cursor.cursor.originatingCommand.pipeline[0]).toHaveProperty('$changeStream')
+
+    // And that one cursor serves every subscription: each receives its own order, and only it.
+    const docs = subs.map(({ tenant, region }) => order({ tenantId: tenant, region }))
+    await orders.insertMany(docs)
+    for (const [n, { sub }] of subs.entries()) expect((await sub.waitFor(1)).map((e) => e.documentId)).toEqual([docs[n]._id.toHexString()])
+    await settle()
+    expect(subs.map(({ sub }) => sub.events.length)).toEqual(subs.map(() => 1))
+    expect(await changeStreamCursors(gw.mongo.client, ns)).toHaveLength(1)
+    const [ordersStream, ...more] = await ordersStreams()
+    expect(more).toEqual([])
     expect(ordersStream.state).toBe('RUNNING')
-    expect(ordersStream.subscribers).toBeGreaterThanOrEqual(20)
     expect(ordersStream.ownerNode).toBe('test-node')
-    subs.forEach((s) => s.dispose())
+    subs.forEach(({ sub }) => sub.dispose())
   })
 
   it('streams is admin-only', async () => {

@@ -2,6 +2,7 @@ import type { Client } from 'graphql-ws'
 import { ObjectId, type ChangeStream, type Collection, type Document } from 'mongodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
+import { changeStreamCursors } from '../fixtures/current-op.js'
 import { collect, httpGraphQL, wsClient, type Collector } from '../fixtures/gateway.js'
 import { MODEL_CASES, loadSupportDesk, type ModelCase } from '../fixtures/model-cases.js'
 import { describeEmbeddedOnly } from '../fixtures/mongo.js'
@@ -126,6 +127,9 @@ describe.each(MODEL_CASES)('$name', (c: ModelCase) => {
     expect(mine).toHaveLength(1)
     expect(mine[0].state).toBe('RUNNING')
     expect(mine[0].subscribers).toBeGreaterThanOrEqual(4)
+    // Counted by MongoDB: once the subscriptions' catch-ups are closed, one change stream cursor on the collection.
+    const ns = `${gw.mongo.db.databaseName}.${c.collection}`
+    await expect.poll(async () => (await changeStreamCursors(gw.mongo.client, ns)).length, { timeout: 10_000 }).toBe(1)
   })
 })
 

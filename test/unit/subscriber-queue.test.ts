@@ -38,6 +38,19 @@ describe('subscriber queue', () => {
     expect((await queue.next()).done).toBe(true)
   })
 
+  it('fail() runs onClose at once, before the consumer reads the error, and only once', async () => {
+    let closed = 0
+    const queue = createSubscriberQueue<number>({ capacity: 10, onOverflow: slow, onClose: () => closed++ })
+    queue.push(1)
+    queue.fail(slow())
+    expect(closed).toBe(1)
+    expect(queue.closed).toBe(true)
+    expect((await queue.next()).value?.error?.extensions.code).toBe('SLOW_CONSUMER')
+    expect((await queue.next()).done).toBe(true)
+    await queue.return!()
+    expect(closed).toBe(1)
+  })
+
   it('return() releases a pending consumer and runs onClose once', async () => {
     let closed = 0
     const queue = createSubscriberQueue<number>({ capacity: 10, onOverflow: slow, onClose: () => closed++ })

@@ -14,6 +14,7 @@ import type { Handler, HandlerTable } from './context.js'
 import { firstBatchReply, registerCursorReply } from './cursor-commands.js'
 import { notImplemented } from './collection-options.js'
 import { GENERIC_FIELDS } from './collections.js'
+import { currentOps } from './current-op.js'
 import { checkCollation, checkQueryOptions } from './query-options.js'
 
 const view = (rec: StoredRecord): Document => (rec.wrapped ? (toLoose(rec.doc) as Document) : rec.doc)
@@ -48,7 +49,7 @@ function checkAggregateFields(cmd: Document, changeStream: boolean): void {
   if (cmd.explain !== undefined) throw notImplemented('aggregate with $changeStream', 'explain')
 }
 
-const UNSUPPORTED_STAGES = new Set(['$out', '$merge', '$search', '$geoNear', '$collStats', '$indexStats', '$currentOp'])
+const UNSUPPORTED_STAGES = new Set(['$out', '$merge', '$search', '$geoNear', '$collStats', '$indexStats'])
 
 const aggregate: Handler = async (cmd, req, server) => {
   const pipeline = cmd.pipeline
@@ -67,10 +68,15 @@ const aggregate: Handler = async (cmd, req, server) => {
   if (changeStream) {
     const cursorId = server.cursors.nextId()
     const { cursor, firstBatch } = await server.changeStreams.open(cmd, req, cursorId)
-    return registerCursorReply(server, cursor, firstBatch)
+    return registerCursorReply(server, cursor, firstBatch, cmd)
+  }
+  if (stages[0] && '$currentOp' in stages[0]) {
+    const ops = currentOps(cmd, req, server)
+    return firstBatchReply(server, `${req.db}.$cmd.aggregate`, runPipeline(server.storage, req.db, ops, stages.slice(1)), { batchSize, originatingCommand: cmd })
   }
   for (const stage of stages) {
     const name = Object.keys(stage)[0]
+    if (name === '$currentOp') throw mongoError(ErrorCode.Location40602, '$currentOp is only valid as the first stage in a pipeline.')
     if (UNSUPPORTED_STAGES.has(name)) {
       throw mongoError(ErrorCode.CommandNotSupported, `${name} is not supported by the embedded server`)
     }
@@ -100,7 +106,7 @@ const aggregate: Handler = async (cmd, req, server) => {
   }
   if (cmd.explain === true) return { explainVersion: '1', stages: stages.map((stage) => ({ ...stage })), ns }
   const results = runPipeline(server.storage, req.db, input, rest)
-  return firstBatchReply(server, ns, results, { batchSize })
+  return firstBatchReply(server, ns, results, { batchSize, originatingCommand: cmd })
 }
 
 export const aggregateCommands: HandlerTable = { aggregate }

@@ -22,7 +22,7 @@ export function firstBatchReply(
   server: ServerParts,
   ns: string,
   docs: readonly Document[],
-  options: { batchSize?: number; singleBatch?: boolean; transform?: (batch: Document[]) => Document[] },
+  options: { batchSize?: number; singleBatch?: boolean; transform?: (batch: Document[]) => Document[]; originatingCommand?: Document },
 ): Document {
   const transform = options.transform ?? ((batch: Document[]) => batch)
   const size = options.batchSize ?? DEFAULT_FIRST_BATCH
@@ -32,17 +32,17 @@ export function firstBatchReply(
     return cursorReply('firstBatch', ZERO, ns, { docs: batch, exhausted: true })
   }
   const id = server.cursors.nextId()
-  server.cursors.register(createArrayCursor(id, ns, docs, first.length, transform))
+  server.cursors.register(createArrayCursor(id, ns, docs, first.length, transform), options.originatingCommand)
   return cursorReply('firstBatch', id, ns, { docs: batch, exhausted: false })
 }
 
 /** Registers an externally built cursor (change streams) and replies with its first batch. */
-export function registerCursorReply(server: ServerParts, cursor: ServerCursor, first: CursorBatch): Document {
+export function registerCursorReply(server: ServerParts, cursor: ServerCursor, first: CursorBatch, originatingCommand?: Document): Document {
   if (first.exhausted) {
     cursor.close()
     return cursorReply('firstBatch', ZERO, cursor.ns, first)
   }
-  server.cursors.register(cursor)
+  server.cursors.register(cursor, originatingCommand)
   return cursorReply('firstBatch', cursor.id, cursor.ns, first)
 }
 

@@ -13,7 +13,8 @@ export const CURSOR_IDLE_TIMEOUT_MS = 10 * 60 * 1000
 export interface CursorRegistry {
   /** A fresh positive cursor id. */
   nextId(): Long
-  register(cursor: ServerCursor): void
+  /** `originatingCommand`: the command that opened it, as `$currentOp` reports it. */
+  register(cursor: ServerCursor, originatingCommand?: Document): void
   get(id: Long): ServerCursor | undefined
   /** Marks a cursor used now (idle timeout restarts); `busy` cursors are never reaped. */
   touch(id: Long, busy: boolean): void
@@ -22,11 +23,25 @@ export interface CursorRegistry {
   /** Forgets an exhausted cursor (its owner already released it). */
   forget(id: Long): void
   readonly size: number
+  /** Every open cursor, for `$currentOp`. */
+  list(): readonly CursorInfo[]
   stop(): void
+}
+
+export interface CursorInfo {
+  readonly cursor: ServerCursor
+  readonly originatingCommand?: Document
+  readonly createdAt: number
+  /** Last use, from `Date.now()`. */
+  readonly lastUsed: number
+  /** A getMore is running on it. */
+  readonly busy: boolean
 }
 
 interface Entry {
   readonly cursor: ServerCursor
+  readonly originatingCommand?: Document
+  readonly createdAt: number
   lastUsed: number
   busy: boolean
 }
@@ -53,8 +68,9 @@ export function createCursorRegistry(idleTimeoutMs = CURSOR_IDLE_TIMEOUT_MS): Cu
         if (!id.isZero() && !id.isNegative() && !cursors.has(id.toString())) return id
       }
     },
-    register(cursor) {
-      cursors.set(cursor.id.toString(), { cursor, lastUsed: Date.now(), busy: false })
+    register(cursor, originatingCommand) {
+      const now = Date.now()
+      cursors.set(cursor.id.toString(), { cursor, originatingCommand, createdAt: now, lastUsed: now, busy: false })
     },
     get: (id) => cursors.get(id.toString())?.cursor,
     touch(id, busy) {
@@ -76,6 +92,7 @@ export function createCursorRegistry(idleTimeoutMs = CURSOR_IDLE_TIMEOUT_MS): Cu
     get size() {
       return cursors.size
     },
+    list: () => [...cursors.values()].map((entry) => ({ ...entry })),
     stop() {
       clearInterval(sweep)
       for (const entry of cursors.values()) safeClose(entry.cursor)

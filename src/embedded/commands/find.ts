@@ -38,6 +38,7 @@ const find: Handler = (cmd, req, server) => {
     batchSize: limit && (batchSize === undefined || batchSize > limit) ? limit : batchSize,
     singleBatch,
     transform: projection ? (batch) => projectDocuments(batch, projection) : undefined,
+    originatingCommand: cmd,
   })
 }
 
