@@ -1,9 +1,11 @@
 /**
  * Losing a stream's owner mid-burst: killed (SIGKILL) or frozen past its lease (SIGSTOP). Every client ends up with
- * exactly the committed sequence, as an oracle change stream opened by the test records it.
+ * exactly the committed sequence, as an oracle change stream opened by the test records it; for the demo and for a
+ * configuration that is not the demo (test/fixtures/configs/support-desk.config.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  CLUSTER_MODELS,
   LEASE_TTL_MS,
   TENANT,
   agreedOwner,
@@ -13,30 +15,32 @@ import {
   startDeliveryRun,
   waitUntil,
   type Cluster,
+  type ClusterModel,
   type DeliveryRun,
 } from '../fixtures/cluster.js'
 
 const NODES = ['node-a', 'node-b', 'node-c'] as const
-let cluster: Cluster
-let run: DeliveryRun | undefined
 
-beforeAll(async () => {
-  cluster = await startCluster({ nodes: NODES })
-})
+describe.each(CLUSTER_MODELS)('cluster failover: $name', (model: ClusterModel) => {
+  let cluster: Cluster
+  let run: DeliveryRun | undefined
 
-afterAll(async () => {
-  await run?.stop()
-  await cluster?.stop()
-})
+  beforeAll(async () => {
+    cluster = await startCluster({ nodes: NODES, model })
+  })
 
-describe('cluster failover', () => {
+  afterAll(async () => {
+    await run?.stop()
+    await cluster?.stop()
+  })
+
   it('owner SIGKILL mid-burst: survivors see every event once, clients of the dead node continue elsewhere with their cursor; takeover within TTL + 3 s', async () => {
     await cluster.ensureNodes(NODES)
     run = await startDeliveryRun(cluster, { region: 'burst-kill', nodes: NODES })
     const before = await agreedOwner(cluster, NODES)
     const survivors = NODES.filter((id) => id !== before.ownerNode)
 
-    const burst = startBurst(cluster.db, { tenant: TENANT, region: run.region, writers: 3, perWriter: 1000, durationMs: 6_000 })
+    const burst = startBurst(cluster.db, { tenant: TENANT, region: run.region, writers: 3, perWriter: 1000, durationMs: 6_000, model })
     await burst.whenCommitted(1000)
     const killedAt = Date.now()
     await cluster.kill(before.ownerNode)
@@ -78,7 +82,7 @@ describe('cluster failover', () => {
     run = await startDeliveryRun(cluster, { region: 'burst-pause', nodes: NODES })
     const before = await agreedOwner(cluster, NODES)
 
-    const burst = startBurst(cluster.db, { tenant: TENANT, region: run.region, writers: 3, perWriter: 1000, durationMs: 12_000 })
+    const burst = startBurst(cluster.db, { tenant: TENANT, region: run.region, writers: 3, perWriter: 1000, durationMs: 12_000, model })
     await burst.whenCommitted(600)
     cluster.pause(before.ownerNode)
     await sleep(LEASE_TTL_MS + 2_000)
@@ -99,11 +103,11 @@ describe('cluster failover', () => {
     await waitUntil(
       async () => {
         const listed = await cluster.gatewayNodes(NODES[0])
-        owners = Object.fromEntries(listed.map((n) => [n.id, n.ownedStreams.filter((key) => key === cluster.ordersKey)]))
+        owners = Object.fromEntries(listed.map((n) => [n.id, n.ownedStreams.filter((key) => key === cluster.streamKey)]))
         return Object.values(owners).filter((keys) => keys.length > 0).length === 1 && owners[after.ownerNode]?.length === 1
       },
       10_000,
-      () => `gatewayNodes does not list ${cluster.ordersKey} on ${after.ownerNode} only: ${JSON.stringify(owners)}`,
+      () => `gatewayNodes does not list ${cluster.streamKey} on ${after.ownerNode} only: ${JSON.stringify(owners)}`,
       250,
     )
 
