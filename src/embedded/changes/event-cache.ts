@@ -3,6 +3,7 @@
  */
 import { calculateObjectSize, type Document } from 'bson'
 import type { OplogEntry } from '../types.js'
+import { shareEncoding } from '../wire/shared-bson.js'
 import { buildEvent, type EventOptions, type ImagedEntry } from './events.js'
 import { describeUpdate, type UpdateDescription } from './update-description.js'
 
@@ -19,8 +20,9 @@ export interface BuiltEvent {
 
 /**
  * Builds events once per oplog entry and image options, for every cursor that reads the entry: all streams
- * that see an entry get the same event (documents are shared and never written to). updateLookup events are
- * built per read, since they show the document as it is at that moment.
+ * that see an entry get the same event (documents are shared and never written to) and the same BSON bytes
+ * (see wire/shared-bson.ts). updateLookup events are built per read, since they show the document as it is at
+ * that moment.
  */
 export function createEventCache(): EventCache {
   const descriptions = new WeakMap<OplogEntry, UpdateDescription>()
@@ -48,7 +50,8 @@ export function createEventCache(): EventCache {
       let event = byOptions.get(key)
       if (!event) {
         const doc = buildEvent(entry, options, describe)
-        event = { doc, size: calculateObjectSize(doc) }
+        // Serialized here once; every getMore reply that returns the event copies these bytes.
+        event = { doc, size: shareEncoding(doc).length }
         byOptions.set(key, event)
       }
       return event
