@@ -27,6 +27,8 @@ export interface BuiltEvent {
 export function createEventCache(): EventCache {
   const descriptions = new WeakMap<OplogEntry, UpdateDescription>()
   const built = new WeakMap<OplogEntry, Map<string, BuiltEvent>>()
+  // A cursor passes the same options object for every entry it reads: its key is built once.
+  const keys = new WeakMap<EventOptions, string>()
   const describe = (entry: ImagedEntry) => {
     let description = descriptions.get(entry)
     if (!description) {
@@ -41,7 +43,11 @@ export function createEventCache(): EventCache {
         const doc = buildEvent(entry, options, describe)
         return { doc, size: calculateObjectSize(doc) }
       }
-      const key = `${options.fullDocument}/${options.fullDocumentBeforeChange}/${options.showExpandedEvents}`
+      let key = keys.get(options)
+      if (key === undefined) {
+        key = `${options.fullDocument}/${options.fullDocumentBeforeChange}/${options.showExpandedEvents}`
+        keys.set(options, key)
+      }
       let byOptions = built.get(entry)
       if (!byOptions) {
         byOptions = new Map()
