@@ -3,6 +3,7 @@
  */
 import { calculateObjectSize, type Document } from 'bson'
 import type { OplogEntry } from '../types.js'
+import { shareEncoding } from '../wire/shared-bson.js'
 import { buildEvent, type EventOptions, type ImagedEntry } from './events.js'
 import { describeUpdate, type UpdateDescription } from './update-description.js'
 
@@ -19,12 +20,15 @@ export interface BuiltEvent {
 
 /**
  * Builds events once per oplog entry and image options, for every cursor that reads the entry: all streams
- * that see an entry get the same event (documents are shared and never written to). updateLookup events are
- * built per read, since they show the document as it is at that moment.
+ * that see an entry get the same event (documents are shared and never written to) and the same BSON bytes
+ * (see wire/shared-bson.ts). updateLookup events are built per read, since they show the document as it is at
+ * that moment.
  */
 export function createEventCache(): EventCache {
   const descriptions = new WeakMap<OplogEntry, UpdateDescription>()
   const built = new WeakMap<OplogEntry, Map<string, BuiltEvent>>()
+  // A cursor passes the same options object for every entry it reads: its key is built once.
+  const keys = new WeakMap<EventOptions, string>()
   const describe = (entry: ImagedEntry) => {
     let description = descriptions.get(entry)
     if (!description) {
@@ -39,7 +43,11 @@ export function createEventCache(): EventCache {
         const doc = buildEvent(entry, options, describe)
         return { doc, size: calculateObjectSize(doc) }
       }
-      const key = `${options.fullDocument}/${options.fullDocumentBeforeChange}/${options.showExpandedEvents}`
+      let key = keys.get(options)
+      if (key === undefined) {
+        key = `${options.fullDocument}/${options.fullDocumentBeforeChange}/${options.showExpandedEvents}`
+        keys.set(options, key)
+      }
       let byOptions = built.get(entry)
       if (!byOptions) {
         byOptions = new Map()
@@ -48,7 +56,8 @@ export function createEventCache(): EventCache {
       let event = byOptions.get(key)
       if (!event) {
         const doc = buildEvent(entry, options, describe)
-        event = { doc, size: calculateObjectSize(doc) }
+        // Serialized here once; every getMore reply that returns the event copies these bytes.
+        event = { doc, size: shareEncoding(doc).length }
         byOptions.set(key, event)
       }
       return event

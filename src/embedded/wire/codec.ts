@@ -3,6 +3,7 @@
  * Anything malformed raises a WireProtocolError; the connection that sent it is closed.
  */
 import { BSON, type Document } from 'bson'
+import { REPLY_SERIALIZE, serializeReply } from './shared-bson.js'
 
 export const OpCode = { reply: 1, query: 2004, compressed: 2012, msg: 2013 } as const
 
@@ -34,7 +35,6 @@ export class WireProtocolError extends Error {
 }
 
 const DESERIALIZE = { promoteValues: false, promoteBuffers: false } as const
-const SERIALIZE = { checkKeys: false, ignoreUndefined: true } as const
 
 function readDocument(buf: Buffer, offset: number, end: number): { doc: Document; next: number } {
   if (offset + 5 > end) throw new WireProtocolError('truncated document')
@@ -130,7 +130,7 @@ function header(length: number, responseTo: number, opCode: number): Buffer {
 
 /** OP_MSG reply with one body section. */
 export function encodeMsg(responseTo: number, reply: Document): Uint8Array[] {
-  const body = BSON.serialize(reply, SERIALIZE)
+  const body = serializeReply(reply)
   const prefix = Buffer.allocUnsafe(5)
   prefix.writeUInt32LE(0, 0)
   prefix[4] = 0
@@ -139,7 +139,7 @@ export function encodeMsg(responseTo: number, reply: Document): Uint8Array[] {
 
 /** OP_REPLY carrying one document (answers to OP_QUERY handshakes). */
 export function encodeReply(responseTo: number, reply: Document): Uint8Array[] {
-  const body = BSON.serialize(reply, SERIALIZE)
+  const body = BSON.serialize(reply, REPLY_SERIALIZE)
   const fields = Buffer.alloc(20)
   fields.writeInt32LE(8, 0) // AwaitCapable
   fields.writeInt32LE(1, 16) // numberReturned
