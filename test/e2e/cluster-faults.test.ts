@@ -6,28 +6,30 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clearStepDown, simulateStepDown } from '../fixtures/embedded-process.js'
 import { TENANT, agreedOwner, startBurst, startCluster, startDeliveryRun, type Cluster, type DeliveryRun } from '../fixtures/cluster.js'
+import { CLUSTER_MODELS, type ClusterModel } from '../fixtures/cluster-model.js'
 import { connectRedis } from '../fixtures/redis.js'
 
 const NODES = ['node-a', 'node-b', 'node-c'] as const
-let cluster: Cluster
-let run: DeliveryRun | undefined
 
-beforeAll(async () => {
-  cluster = await startCluster({ nodes: NODES })
-})
+describe.each(CLUSTER_MODELS)('cluster under infrastructure faults: $name', (model: ClusterModel) => {
+  let cluster: Cluster
+  let run: DeliveryRun | undefined
 
-afterAll(async () => {
-  await run?.stop()
-  await clearStepDown(cluster.client).catch(() => undefined)
-  await cluster?.stop()
-})
+  beforeAll(async () => {
+    cluster = await startCluster({ nodes: NODES, model })
+  })
 
-describe('cluster under infrastructure faults', () => {
+  afterAll(async () => {
+    await run?.stop()
+    await clearStepDown(cluster.client).catch(() => undefined)
+    await cluster?.stop()
+  })
+
   it('Redis restart mid-burst (all keys lost): every client gets every event once, in order; one owner afterwards', async () => {
     run = await startDeliveryRun(cluster, { region: 'burst-redis', nodes: NODES })
     const before = await agreedOwner(cluster, NODES)
 
-    const burst = startBurst(cluster.db, { tenant: TENANT, region: run.region, writers: 3, perWriter: 1000, durationMs: 6_000 })
+    const burst = startBurst(cluster.db, { tenant: TENANT, region: run.region, writers: 3, perWriter: 1000, durationMs: 6_000, model })
     await burst.whenCommitted(1000)
     await cluster.redis.restart()
     expect(burst.committed).toBeLessThan(burst.total)
@@ -47,7 +49,7 @@ describe('cluster under infrastructure faults', () => {
     run = await startDeliveryRun(cluster, { region: 'burst-pubsub-drop', nodes: NODES })
     const redis = connectRedis(cluster.redis.url)
     try {
-      const burst = startBurst(cluster.db, { tenant: TENANT, region: run.region, writers: 3, perWriter: 1000, durationMs: 6_000 })
+      const burst = startBurst(cluster.db, { tenant: TENANT, region: run.region, writers: 3, perWriter: 1000, durationMs: 6_000, model })
       for (const at of [1000, 2000]) {
         await burst.whenCommitted(at)
         expect(Number(await redis.call('CLIENT', 'KILL', 'TYPE', 'pubsub'))).toBeGreaterThanOrEqual(NODES.length)
@@ -69,7 +71,7 @@ describe('cluster under infrastructure faults', () => {
     run = await startDeliveryRun(cluster, { region: 'burst-stepdown', nodes: NODES })
     const { ownerNode } = await agreedOwner(cluster, NODES)
 
-    const burst = startBurst(cluster.db, { tenant: TENANT, region: run.region, writers: 3, perWriter: 1000, durationMs: 4_000 })
+    const burst = startBurst(cluster.db, { tenant: TENANT, region: run.region, writers: 3, perWriter: 1000, durationMs: 4_000, model })
     await burst.whenCommitted(1000)
     await simulateStepDown(cluster.client, { appName: `changegate-${ownerNode}`, times: 3 })
     await burst.done
@@ -79,7 +81,7 @@ describe('cluster under infrastructure faults', () => {
 
     expect(run.differences(), cluster.diagnostics()).toEqual(run.identical())
     expect(run.subscribers.flatMap((s) => s.current.errors)).toEqual([])
-    const streams = await cluster.ordersStreamOn([ownerNode])
+    const streams = await cluster.streamOn([ownerNode])
     expect(streams[ownerNode]?.state).toBe('RUNNING')
 
     await run.stop()
