@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader'
 import { ObjectId, type Db, type Document } from 'mongodb'
 import type { Model } from '../models/index.js'
+import { idString } from '../mongo/ids.js'
 
 export type DocumentLoader = DataLoader<string, Document | null>
 
@@ -29,15 +30,12 @@ export function createDocumentLoader(
       const query: Document = { _id: { $in: keys } }
       if (tenantField !== null) query[tenantField] = { $eq: tenant }
       const docs = keys.length > 0 ? await db.collection(collection).find(query).toArray() : []
-      const byId = new Map(docs.map((d) => [idKey(d._id), d]))
+      const byId = new Map(docs.map((d) => [idString(d._id), d]))
       return ids.map((id) => byId.get(id) ?? null)
     },
     { maxBatchSize: 500 },
   )
 }
-
-const idKey = (id: unknown): string =>
-  id instanceof ObjectId ? id.toHexString() : typeof (id as { toHexString?: unknown })?.toHexString === 'function' ? (id as ObjectId).toHexString() : String(id)
 
 /** Per request (queries) or per event and tenant (subscriptions): one batched lookup per model however many fields ask. */
 export function createLoaders(db: Db, tenant: string, onBatch?: (collection: string, size: number) => void): Loaders {

@@ -36,7 +36,6 @@ export interface Delivery {
   readonly transition: Transition
 }
 
-export const DATA_EVENTS: ReadonlySet<string> = new Set(['insert', 'update', 'replace', 'delete'])
 export { INVALIDATING_EVENTS } from '../mongo/history.js'
 
 export type EventParser = (collection: Collection, raw: Document) => StreamEvent

@@ -6,7 +6,7 @@ import type { Delivery } from '../../streams/stream-event.js'
 import type { Builder } from '../builder.js'
 import type { GraphQLContext } from '../context.js'
 import { toRelaxed } from '../ejson.js'
-import { idString } from '../ids.js'
+import { idString } from '../../mongo/ids.js'
 import type { CommonTypes, FieldChange } from '../types/common.js'
 import type { ModelTypes } from './outputs.js'
 

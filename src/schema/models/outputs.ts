@@ -4,7 +4,7 @@ import { boundLoaders } from '../../loaders/index.js'
 import type { EnumField, Model, ModelRegistry, ObjectField, ResolvedField } from '../../models/index.js'
 import type { Builder, Types } from '../builder.js'
 import type { GraphQLContext } from '../context.js'
-import { idString } from '../ids.js'
+import { idString } from '../../mongo/ids.js'
 import { outputValue } from './values.js'
 
 /** The GraphQL output and enum types of every configured model. */

@@ -1,7 +1,7 @@
 import type { Document } from 'mongodb'
 import type { ResolvedField } from '../../models/index.js'
 import { toRelaxed } from '../ejson.js'
-import { idString } from '../ids.js'
+import { idString } from '../../mongo/ids.js'
 
 /** A stored value as the GraphQL type of `field` returns it (enums by GraphQL name; an unknown stored value is null). */
 export function outputValue(field: ResolvedField, value: unknown): unknown {

@@ -2,7 +2,8 @@ import type { Document } from 'mongodb'
 import { badUserInput } from '../../errors.js'
 import type { Model, ResolvedShorthand } from '../../models/index.js'
 import { checkFilterObject, checkTenant, enumList, fieldNameList, listArgument, objectIdArgument, stringArgument } from './arguments.js'
-import { canonicalList, combineClauses, compileComparison, storedValue, type Budget } from './comparisons.js'
+import { idString } from '../../mongo/ids.js'
+import { canonicalList, combineClauses, compileComparison, type Budget } from './comparisons.js'
 import {
   ALL_OPERATION_TYPES,
   canonicalize,
@@ -188,12 +189,5 @@ function indexKeysOf(ids: unknown[] | undefined, documentFilter: Document): Reco
   return {}
 }
 
-/** How the dispatcher indexes a value: ObjectIds as hex, strings as themselves. */
-export function keyString(value: unknown): string | undefined {
-  if (value == null) return undefined
-  if (typeof value === 'string') return value
-  if (typeof (value as { toHexString?: unknown }).toHexString === 'function') return (value as { toHexString(): string }).toHexString()
-  return String(value)
-}
-
-export { storedValue }
+/** How the dispatcher indexes a value: ObjectIds as hex, strings as themselves; nothing for null or missing. */
+export const keyString = (value: unknown): string | undefined => (value == null ? undefined : idString(value))
