@@ -17,6 +17,7 @@ import type { Plugin } from 'graphql-yoga'
 import { createAuthenticator } from './server/auth.js'
 import { createGatewayServer } from './server/index.js'
 import { createGatewayServices } from './services.js'
+import { createAggregateRegistry } from './aggregates/registry.js'
 import { createStreamRegistry } from './streams/registry.js'
 
 export interface StartedApp {
@@ -124,7 +125,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       }
     }
 
-    const services = createGatewayServices({ db, models, registry: streams, cursors, metrics, now, nodes: () => mode.nodes(localNode()) })
+    const aggregates = createAggregateRegistry({ db, streams, now, maxGroups: config.aggregateMaxGroups, lingerMs: config.lingerMs })
+    stops.push(() => aggregates.stop())
+    const services = createGatewayServices({ db, models, registry: streams, aggregates, cursors, metrics, now, nodes: () => mode.nodes(localNode()) })
 
     const devTokens = config.jwtSecretGenerated && authenticator.mode === 'hs256'
       ? {

@@ -1,4 +1,5 @@
 import type { Db } from 'mongodb'
+import type { AggregateRegistry } from './aggregates/registry.js'
 import { createLoaders } from './loaders/index.js'
 import type { Metrics } from './observability/metrics.js'
 import type { Loaders } from './loaders/index.js'
@@ -25,6 +26,8 @@ export interface GatewayServices {
   readonly db: Db
   readonly models: ModelRegistry
   readonly registry: StreamRegistry
+  /** Live aggregates, shared per (tenant, conditions, grouping, window). */
+  readonly aggregates: AggregateRegistry
   readonly cursors: CursorCodec
   /** The cluster's time now: subscribing after it misses nothing committed later. */
   now(): Promise<Position>
@@ -41,6 +44,7 @@ export interface ServicesOptions {
   readonly db: Db
   readonly models: ModelRegistry
   readonly registry: StreamRegistry
+  readonly aggregates: AggregateRegistry
   readonly cursors: CursorCodec
   readonly metrics: Metrics
   now(): Promise<Position>
@@ -55,6 +59,7 @@ export function createGatewayServices(options: ServicesOptions): GatewayServices
     db,
     models: options.models,
     registry,
+    aggregates: options.aggregates,
     cursors,
     now: options.now,
     async subscribe(filter, after) {

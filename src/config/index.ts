@@ -32,7 +32,8 @@ import { parseRedisUrl } from './redis-url.js'
  * | `CHANGEGATE_CONSOLE` | `1`: serve the live console at `/console` (it needs a token with scope `admin`); `0`: off | `1` in dev mode, `0` in production |
  * | `CHANGEGATE_SUBSCRIPTION_BUFFER` | events queued per subscription; past it the subscription re-reads from MongoDB at its own pace | `1024` |
  * | `CHANGEGATE_SLOW_CONSUMER_TIMEOUT_MS` | a subscription with events waiting that reads none for this long ends with `SLOW_CONSUMER`; a WebSocket answering no ping for this long plus a ping interval is closed with 4410 | `30000` |
- * | `CHANGEGATE_LINGER_MS` | how long a stream without subscribers stays open | `10000` |
+ * | `CHANGEGATE_LINGER_MS` | how long a stream (or a live aggregate) without subscribers stays open | `10000` |
+ * | `CHANGEGATE_AGGREGATE_MAX_GROUPS` | distinct groups one live aggregate may hold over its window; beyond it the aggregate ends with `BAD_USER_INPUT` | `1000` |
  * | `CHANGEGATE_CONFIG` | the configuration file of models and identity provider (`.ts`, `.mjs`, `.js`, `.json`) | `./changegate.config.ts`, then `.json`, else the built-in demo |
  * | `CHANGEGATE_LOG_LEVEL` | `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent` | `info` |
  *
@@ -79,6 +80,7 @@ export interface Config {
   readonly subscriptionBufferSize: number
   readonly slowConsumerTimeoutMs: number
   readonly lingerMs: number
+  readonly aggregateMaxGroups: number
   readonly logLevel: LogLevel
   /** CHANGEGATE_CONFIG: path of the configuration file; undefined = look in the working directory, else the demo. */
   readonly configFile: string | undefined
@@ -264,6 +266,7 @@ export function loadConfig(env: Env = process.env): Config {
     subscriptionBufferSize: positive(env, 'CHANGEGATE_SUBSCRIPTION_BUFFER', 1024),
     slowConsumerTimeoutMs: positive(env, 'CHANGEGATE_SLOW_CONSUMER_TIMEOUT_MS', 30_000),
     lingerMs: positive(env, 'CHANGEGATE_LINGER_MS', 10_000),
+    aggregateMaxGroups: positive(env, 'CHANGEGATE_AGGREGATE_MAX_GROUPS', 1000),
     logLevel: logLevel as LogLevel,
     configFile: read(env, 'CHANGEGATE_CONFIG'),
   }

@@ -2,6 +2,7 @@ import type { GraphQLSchema } from 'graphql'
 import type { ModelRegistry } from '../models/index.js'
 import { ConfigFileError } from '../models/index.js'
 import { createBuilder } from './builder.js'
+import { addModelAggregates } from './models/aggregates.js'
 import { addModelEvents } from './models/events.js'
 import { addModelInputs } from './models/inputs.js'
 import { addModelOperations } from './models/operations.js'
@@ -22,6 +23,7 @@ export function buildSchema(models: ModelRegistry): GraphQLSchema {
   const inputs = addModelInputs(builder, models, types, common)
   const eventOf = addModelEvents(builder, models, types, common)
   addModelOperations(builder, models, types, inputs, eventOf)
+  addModelAggregates(builder, models, types, inputs)
   addOperations(builder)
   try {
     return builder.toSchema({ sortSchema: false })

@@ -36,7 +36,8 @@ export function useSharedSubscriptionExecution(): Plugin<GraphQLContext> {
         return mapEvents(source, (payload) => {
           const item = payload as QueueItem<Delivery>
           const context = args.contextValue as GraphQLContext
-          if (item.error || !key) return execute({ ...args, rootValue: payload })
+          // Only change deliveries carry an event to share on (a live aggregate's values do not).
+          if (item.error || !key || !(item.value as Partial<Delivery>).event) return execute({ ...args, rootValue: payload })
           context.services.onDelivered(item.value)
           const { event, tenant, transition } = item.value
           const memoKey = `exec|${tenant}|${transition}|${key}`

@@ -1,0 +1,259 @@
+import type { Client } from 'graphql-ws'
+import { ObjectId, type AnyBulkWriteOperation, type Collection, type Document } from 'mongodb'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openChangeOracle, cursorPosition, type ChangeOracle, type DocumentState } from '../fixtures/aggregate-oracle.js'
+import { startTestGateway, type TestGateway } from '../fixtures/app.js'
+import { collect, wsClient, type Collector } from '../fixtures/gateway.js'
+
+/**
+ * Live aggregates (`orderAggregate`): every value, at its cursor, equals the aggregate an independent oracle computes
+ * from the documents as of that cursor (counts exactly, sums and averages to 1e-9 relative, min and max exactly),
+ * through random inserts, updates, replaces, deletes and tenant moves.
+ */
+
+interface Numbers {
+  totalAmount: number | null
+}
+interface Group {
+  key?: { status: string | null; region: string | null; currency: string | null }
+  count: number
+  sum: Numbers
+  avg: Numbers
+  min: Numbers
+  max: Numbers
+}
+interface Value {
+  cursor: string
+  asOf: string
+  windowStart: string | null
+  windowEnd: string | null
+  groups: Group[]
+}
+
+interface Case {
+  readonly name: string
+  readonly tenant: string
+  readonly where?: Document
+  /** The same condition, written independently for the oracle. */
+  readonly matches: (doc: Document) => boolean
+  readonly groupBy: readonly ('STATUS' | 'REGION' | 'CURRENCY')[]
+  readonly window?: { size: number; slide?: number; on?: 'CREATED_AT' }
+}
+
+const STATUSES = ['pending', 'confirmed', 'shipped', 'delivered', 'cancelled', 'returned']
+const REGIONS = ['eu-west', 'us-east', 'ap-south']
+const CURRENCIES = ['EUR', 'USD']
+const TENANTS = ['acme', 'globex']
+
+const CASES: readonly Case[] = [
+  { name: 'all time by status', tenant: 'acme', matches: () => true, groupBy: ['STATUS'] },
+  {
+    name: 'all time, one region, by status and currency',
+    tenant: 'globex',
+    where: { region: { eq: 'eu-west' } },
+    matches: (d) => d.region === 'eu-west',
+    groupBy: ['STATUS', 'CURRENCY'],
+  },
+  { name: 'all time, total ≥ 50, one group', tenant: 'acme', where: { totalAmount: { gte: 50 } }, matches: (d) => d.totalAmount >= 50, groupBy: [] },
+  { name: 'sliding window on commit time by region', tenant: 'acme', matches: () => true, groupBy: ['REGION'], window: { size: 4, slide: 1 } },
+  {
+    name: 'sliding window on createdAt by status, not cancelled',
+    tenant: 'globex',
+    where: { status: { ne: 'CANCELLED' } },
+    matches: (d) => d.status !== 'cancelled',
+    groupBy: ['STATUS'],
+    window: { size: 6, slide: 2, on: 'CREATED_AT' },
+  },
+  { name: 'tumbling window on commit time', tenant: 'globex', matches: () => true, groupBy: [], window: { size: 3 } },
+]
+
+const SUBSCRIBE = `subscription($where: OrderWhere, $groupBy: [OrderGroupBy!], $window: OrderAggregateWindow, $throttleMs: Int, $after: Cursor) {
+  orderAggregate(where: $where, groupBy: $groupBy, window: $window, throttleMs: $throttleMs, after: $after) {
+    cursor asOf windowStart windowEnd
+    groups { key { status region currency } count sum { totalAmount } avg { totalAmount } min { totalAmount } max { totalAmount } }
+  }
+}`
+
+const STATUS_NAMES = new Map(STATUSES.map((s) => [s, s.toUpperCase()]))
+
+/** The aggregate recomputed from the documents as of a value's cursor, in the gateway's output shape. */
+function expectedGroups(c: Case, docs: Map<string, DocumentState>, asOf: Date): Group[] {
+  let start = -Infinity
+  let end = Infinity
+  if (c.window) {
+    const slide = c.window.slide ?? c.window.size
+    end = Math.floor(Math.floor(asOf.getTime() / 1000) / slide) * slide + slide
+    start = end - c.window.size
+  }
+  const groups = new Map<string, { key: Group['key']; docs: Document[] }>()
+  for (const { doc, lastChange } of docs.values()) {
+    if (doc.tenantId !== c.tenant || !c.matches(doc)) continue
+    if (c.window) {
+      const seconds = c.window.on ? (doc.createdAt instanceof Date ? Math.floor(doc.createdAt.getTime() / 1000) : null) : lastChange
+      if (seconds === null) continue
+      const slide = c.window.slide ?? c.window.size
+      const bucket = Math.floor(seconds / slide) * slide
+      if (bucket < start || bucket >= end) continue
+    }
+    const key = {
+      status: c.groupBy.includes('STATUS') ? STATUS_NAMES.get(doc.status) ?? null : null,
+      region: c.groupBy.includes('REGION') ? (doc.region ?? null) : null,
+      currency: c.groupBy.includes('CURRENCY') ? (doc.currency ?? null) : null,
+    }
+    const id = JSON.stringify(key)
+    const group = groups.get(id) ?? { key, docs: [] }
+    group.docs.push(doc)
+    groups.set(id, group)
+  }
+  return [...groups.values()].map(({ key, docs: members }) => {
+    const amounts = members.map((d) => d.totalAmount).filter((a): a is number => typeof a === 'number')
+    const sum = amounts.reduce((a, b) => a + b, 0)
+    return {
+      ...(c.groupBy.length > 0 ? { key } : { key: { status: null, region: null, currency: null } }),
+      count: members.length,
+      sum: { totalAmount: sum },
+      avg: { totalAmount: amounts.length ? sum / amounts.length : null },
+      min: { totalAmount: amounts.length ? Math.min(...amounts) : null },
+      max: { totalAmount: amounts.length ? Math.max(...amounts) : null },
+    }
+  })
+}
+
+const sortGroups = (groups: Group[]) => [...groups].sort((a, b) => JSON.stringify(a.key).localeCompare(JSON.stringify(b.key)))
+
+function expectSame(actual: Group[], expected: Group[], context: string): void {
+  const a = sortGroups(actual)
+  const e = sortGroups(expected)
+  expect(a.map((g) => [g.key, g.count]), context).toEqual(e.map((g) => [g.key, g.count]))
+  for (let n = 0; n < a.length; n++) {
+    for (const part of ['sum', 'avg'] as const) {
+      const x = a[n][part].totalAmount
+      const y = e[n][part].totalAmount
+      if (x === null || y === null) expect(x, context).toBe(y)
+      else expect(Math.abs(x - y), `${context} ${part}`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(y)))
+    }
+    expect([a[n].min, a[n].max], context).toEqual([e[n].min, e[n].max])
+  }
+}
+
+describe('live aggregates against an oracle', () => {
+  let gw: TestGateway
+  let orders: Collection
+  let oracle: ChangeOracle
+  const clients: Client[] = []
+
+  const subscribe = async (c: Case, after?: string, throttleMs = 100): Promise<Collector<Value>> => {
+    const client = wsClient(gw.wsUrl, await gw.token(c.tenant))
+    clients.push(client)
+    return collect<Value>(client, SUBSCRIBE, { where: c.where ?? null, groupBy: c.groupBy, window: c.window ?? null, throttleMs, after: after ?? null })
+  }
+
+  beforeAll(async () => {
+    gw = await startTestGateway({ env: { CHANGEGATE_LOG_LEVEL: 'error' } })
+    orders = gw.mongo.db.collection('orders')
+    oracle = await openChangeOracle(orders)
+  })
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.dispose()))
+    await oracle?.close()
+    await gw?.stop()
+  })
+
+  it('every value equals the aggregate of the documents as of its cursor, through 10,000 random changes, and a resumed subscriber is exact again', async () => {
+    let random = 12345
+    const next = (n: number) => ((random = (random * 1103515245 + 12345) % 2147483648) >>> 8) % n
+    const amount = () => Math.round(next(20_000) + next(100) / 7) / 100 + (next(3) === 0 ? 0.1 : 0)
+    const createdAt = () => new Date(Date.now() + (next(21) - 15) * 1000)
+    const make = (): Document => ({
+      _id: new ObjectId(),
+      tenantId: TENANTS[next(2)],
+      status: STATUSES[next(STATUSES.length)],
+      region: next(10) === 0 ? null : REGIONS[next(REGIONS.length)],
+      currency: CURRENCIES[next(2)],
+      ...(next(15) === 0 ? {} : { totalAmount: amount() }),
+      createdAt: createdAt(),
+      items: [],
+      customerId: new ObjectId(),
+    })
+    const ids: ObjectId[] = []
+    let writes = 0
+
+    // Some documents exist before anyone subscribes.
+    const seed = Array.from({ length: 300 }, make)
+    await orders.insertMany(seed)
+    ids.push(...seed.map((d) => d._id as ObjectId))
+    writes += seed.length
+
+    const collectors = await Promise.all(CASES.map((c) => subscribe(c)))
+    await Promise.all(collectors.map((collector) => collector.waitFor(1)))
+    let resumed: Collector<Value> | undefined
+    let dropped: Collector<Value> | undefined
+
+    const OPERATIONS = 10_000
+    for (let done = 0; done < OPERATIONS; ) {
+      const batch: AnyBulkWriteOperation[] = []
+      for (let n = 0; n < 25; n++, done++) {
+        const op = ids.length < 50 ? 0 : next(10)
+        const pick = ids[next(ids.length)]
+        if (op <= 2) {
+          const doc = make()
+          ids.push(doc._id as ObjectId)
+          batch.push({ insertOne: { document: doc } })
+        } else if (op <= 5) {
+          const set: Document = { status: STATUSES[next(STATUSES.length)] }
+          if (next(2) === 0) set.totalAmount = amount()
+          if (next(4) === 0) set.region = REGIONS[next(REGIONS.length)]
+          if (next(4) === 0) set.createdAt = createdAt()
+          batch.push({ updateOne: { filter: { _id: pick }, update: next(12) === 0 ? { $unset: { totalAmount: '' } } : { $set: set } } })
+        } else if (op === 6) {
+          const { _id, ...rest } = make()
+          batch.push({ replaceOne: { filter: { _id: pick }, replacement: rest } })
+        } else if (op === 7) {
+          batch.push({ deleteOne: { filter: { _id: pick } } })
+          ids.splice(ids.indexOf(pick), 1)
+        } else {
+          batch.push({ updateOne: { filter: { _id: pick }, update: { $set: { tenantId: TENANTS[next(2)] } } } })
+        }
+      }
+      const result = await orders.bulkWrite(batch, { ordered: true })
+      writes += result.insertedCount + result.modifiedCount + result.deletedCount
+      if (done === 4000) {
+        // A dashboard drops off mid-run...
+        dropped = collectors[0]
+        await clients[0].dispose()
+      }
+      if (done === 6000) {
+        // ...and comes back with its last cursor.
+        const last = dropped!.events.at(-1)!
+        resumed = await subscribe(CASES[0], last.cursor)
+      }
+      await new Promise((r) => setTimeout(r, 4))
+    }
+    await oracle.waitFor(writes)
+    // Windows keep moving after the last write: values keep coming without writes.
+    await new Promise((r) => setTimeout(r, 2500))
+
+    const everyone: [Case, Collector<Value>][] = [...CASES.map((c, n) => [c, collectors[n]] as [Case, Collector<Value>]), [CASES[0], resumed!]]
+    let checked = 0
+    for (const [c, collector] of everyone) {
+      expect(collector.errors, c.name).toEqual([])
+      expect(collector.events.length, c.name).toBeGreaterThan(20)
+      const replay = oracle.replay()
+      for (const value of collector.events) {
+        const position = cursorPosition(value.cursor)
+        expectSame(value.groups, expectedGroups(c, replay.at(position), new Date(value.asOf)), `${c.name} at ${value.asOf}`)
+        checked++
+      }
+    }
+    // The latest all-time values have seen every write.
+    for (const [n, c] of CASES.entries()) {
+      if (c.window || n === 0) continue
+      const last = collectors[n].events.at(-1)!
+      const all = oracle.documentsAt(oracle.events.at(-1)!.position)
+      expectSame(last.groups, expectedGroups(c, all, new Date()), `${c.name}, final`)
+    }
+    // The resumed subscriber started at or after its cursor, exact.
+    expect(resumed!.events.length).toBeGreaterThan(0)
+    expect(checked).toBeGreaterThan(200)
+  }, 240_000)
+})
