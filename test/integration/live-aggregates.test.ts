@@ -1,7 +1,7 @@
 import type { Client } from 'graphql-ws'
 import { ObjectId, type AnyBulkWriteOperation, type Collection, type Document } from 'mongodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openChangeOracle, cursorPosition, type ChangeOracle, type DocumentState } from '../fixtures/aggregate-oracle.js'
+import { cursorPosition, expectedGroups, expectSameGroups, openChangeOracle, type AggregateCase, type ChangeOracle, type Value } from '../fixtures/aggregate-oracle.js'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
 import { collect, wsClient, type Collector } from '../fixtures/gateway.js'
 
@@ -11,41 +11,12 @@ import { collect, wsClient, type Collector } from '../fixtures/gateway.js'
  * through random inserts, updates, replaces, deletes and tenant moves.
  */
 
-interface Numbers {
-  totalAmount: number | null
-}
-interface Group {
-  key?: { status: string | null; region: string | null; currency: string | null }
-  count: number
-  sum: Numbers
-  avg: Numbers
-  min: Numbers
-  max: Numbers
-}
-interface Value {
-  cursor: string
-  asOf: string
-  windowStart: string | null
-  windowEnd: string | null
-  groups: Group[]
-}
-
-interface Case {
-  readonly name: string
-  readonly tenant: string
-  readonly where?: Document
-  /** The same condition, written independently for the oracle. */
-  readonly matches: (doc: Document) => boolean
-  readonly groupBy: readonly ('STATUS' | 'REGION' | 'CURRENCY')[]
-  readonly window?: { size: number; slide?: number; on?: 'CREATED_AT' }
-}
-
 const STATUSES = ['pending', 'confirmed', 'shipped', 'delivered', 'cancelled', 'returned']
 const REGIONS = ['eu-west', 'us-east', 'ap-south']
 const CURRENCIES = ['EUR', 'USD']
 const TENANTS = ['acme', 'globex']
 
-const CASES: readonly Case[] = [
+const CASES: readonly AggregateCase[] = [
   { name: 'all time by status', tenant: 'acme', matches: () => true, groupBy: ['STATUS'] },
   {
     name: 'all time, one region, by status and currency',
@@ -74,75 +45,13 @@ const SUBSCRIBE = `subscription($where: OrderWhere, $groupBy: [OrderGroupBy!], $
   }
 }`
 
-const STATUS_NAMES = new Map(STATUSES.map((s) => [s, s.toUpperCase()]))
-
-/** The aggregate recomputed from the documents as of a value's cursor, in the gateway's output shape. */
-function expectedGroups(c: Case, docs: Map<string, DocumentState>, asOf: Date): Group[] {
-  let start = -Infinity
-  let end = Infinity
-  if (c.window) {
-    const slide = c.window.slide ?? c.window.size
-    end = Math.floor(Math.floor(asOf.getTime() / 1000) / slide) * slide + slide
-    start = end - c.window.size
-  }
-  const groups = new Map<string, { key: Group['key']; docs: Document[] }>()
-  for (const { doc, lastChange } of docs.values()) {
-    if (doc.tenantId !== c.tenant || !c.matches(doc)) continue
-    if (c.window) {
-      const seconds = c.window.on ? (doc.createdAt instanceof Date ? Math.floor(doc.createdAt.getTime() / 1000) : null) : lastChange
-      if (seconds === null) continue
-      const slide = c.window.slide ?? c.window.size
-      const bucket = Math.floor(seconds / slide) * slide
-      if (bucket < start || bucket >= end) continue
-    }
-    const key = {
-      status: c.groupBy.includes('STATUS') ? STATUS_NAMES.get(doc.status) ?? null : null,
-      region: c.groupBy.includes('REGION') ? (doc.region ?? null) : null,
-      currency: c.groupBy.includes('CURRENCY') ? (doc.currency ?? null) : null,
-    }
-    const id = JSON.stringify(key)
-    const group = groups.get(id) ?? { key, docs: [] }
-    group.docs.push(doc)
-    groups.set(id, group)
-  }
-  return [...groups.values()].map(({ key, docs: members }) => {
-    const amounts = members.map((d) => d.totalAmount).filter((a): a is number => typeof a === 'number')
-    const sum = amounts.reduce((a, b) => a + b, 0)
-    return {
-      ...(c.groupBy.length > 0 ? { key } : { key: { status: null, region: null, currency: null } }),
-      count: members.length,
-      sum: { totalAmount: sum },
-      avg: { totalAmount: amounts.length ? sum / amounts.length : null },
-      min: { totalAmount: amounts.length ? Math.min(...amounts) : null },
-      max: { totalAmount: amounts.length ? Math.max(...amounts) : null },
-    }
-  })
-}
-
-const sortGroups = (groups: Group[]) => [...groups].sort((a, b) => JSON.stringify(a.key).localeCompare(JSON.stringify(b.key)))
-
-function expectSame(actual: Group[], expected: Group[], context: string): void {
-  const a = sortGroups(actual)
-  const e = sortGroups(expected)
-  expect(a.map((g) => [g.key, g.count]), context).toEqual(e.map((g) => [g.key, g.count]))
-  for (let n = 0; n < a.length; n++) {
-    for (const part of ['sum', 'avg'] as const) {
-      const x = a[n][part].totalAmount
-      const y = e[n][part].totalAmount
-      if (x === null || y === null) expect(x, context).toBe(y)
-      else expect(Math.abs(x - y), `${context} ${part}`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(y)))
-    }
-    expect([a[n].min, a[n].max], context).toEqual([e[n].min, e[n].max])
-  }
-}
-
 describe('live aggregates against an oracle', () => {
   let gw: TestGateway
   let orders: Collection
   let oracle: ChangeOracle
   const clients: Client[] = []
 
-  const subscribe = async (c: Case, after?: string, throttleMs = 100): Promise<Collector<Value>> => {
+  const subscribe = async (c: AggregateCase, after?: string, throttleMs = 100): Promise<Collector<Value>> => {
     const client = wsClient(gw.wsUrl, await gw.token(c.tenant))
     clients.push(client)
     return collect<Value>(client, SUBSCRIBE, { where: c.where ?? null, groupBy: c.groupBy, window: c.window ?? null, throttleMs, after: after ?? null })
@@ -233,7 +142,7 @@ describe('live aggregates against an oracle', () => {
     // Windows keep moving after the last write: values keep coming without writes.
     await new Promise((r) => setTimeout(r, 2500))
 
-    const everyone: [Case, Collector<Value>][] = [...CASES.map((c, n) => [c, collectors[n]] as [Case, Collector<Value>]), [CASES[0], resumed!]]
+    const everyone: [AggregateCase, Collector<Value>][] = [...CASES.map((c, n) => [c, collectors[n]] as [AggregateCase, Collector<Value>]), [CASES[0], resumed!]]
     let checked = 0
     for (const [c, collector] of everyone) {
       expect(collector.errors, c.name).toEqual([])
@@ -241,7 +150,7 @@ describe('live aggregates against an oracle', () => {
       const replay = oracle.replay()
       for (const value of collector.events) {
         const position = cursorPosition(value.cursor)
-        expectSame(value.groups, expectedGroups(c, replay.at(position), new Date(value.asOf)), `${c.name} at ${value.asOf}`)
+        expectSameGroups(value.groups, expectedGroups(c, replay.at(position), new Date(value.asOf)), `${c.name} at ${value.asOf}`)
         checked++
       }
     }
@@ -250,7 +159,7 @@ describe('live aggregates against an oracle', () => {
       if (c.window || n === 0) continue
       const last = collectors[n].events.at(-1)!
       const all = oracle.documentsAt(oracle.events.at(-1)!.position)
-      expectSame(last.groups, expectedGroups(c, all, new Date()), `${c.name}, final`)
+      expectSameGroups(last.groups, expectedGroups(c, all, new Date()), `${c.name}, final`)
     }
     // The resumed subscriber started at or after its cursor, exact.
     expect(resumed!.events.length).toBeGreaterThan(0)
