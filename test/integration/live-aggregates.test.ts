@@ -3,7 +3,8 @@ import { ObjectId, type AnyBulkWriteOperation, type Collection, type Document } 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cursorPosition, expectedGroups, expectSameGroups, openChangeOracle, type AggregateCase, type ChangeOracle, type Value } from '../fixtures/aggregate-oracle.js'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
-import { collect, wsClient, type Collector } from '../fixtures/gateway.js'
+import { collect, httpGraphQL, wsClient, type Collector } from '../fixtures/gateway.js'
+import { loadSupportDesk } from '../fixtures/model-cases.js'
 
 /**
  * Live aggregates (`orderAggregate`): every value, at its cursor, equals the aggregate an independent oracle computes
@@ -165,4 +166,86 @@ describe('live aggregates against an oracle', () => {
     expect(resumed!.events.length).toBeGreaterThan(0)
     expect(checked).toBeGreaterThan(200)
   }, 240_000)
+})
+
+describe('live aggregates: limits, sharing, any configuration', () => {
+  let gw: TestGateway
+  const clients: Client[] = []
+  const open = async (tenant: string, query: string, variables: Record<string, unknown> = {}) => {
+    const client = wsClient(gw.wsUrl, await gw.token(tenant))
+    clients.push(client)
+    return collect<Record<string, unknown>>(client, query, variables)
+  }
+
+  beforeAll(async () => {
+    gw = await startTestGateway({ models: await loadSupportDesk(), env: { CHANGEGATE_AGGREGATE_MAX_GROUPS: '3' } })
+  })
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.dispose()))
+    await gw?.stop()
+  })
+
+  it('aggregates a nested tenant, an enum with other stored values and nested numbers; subscribers of one aggregate share it', async () => {
+    const tickets = gw.mongo.db.collection('tickets')
+    const ticket = (org: string, priority: string, severity: number, hours?: number) => ({
+      org: { id: org },
+      title: 't',
+      open: true,
+      priority,
+      severity,
+      ...(hours === undefined ? {} : { sla: { hours, tier: 'gold' } }),
+    })
+    await tickets.insertMany([ticket('acme', 'p0', 3, 4), ticket('acme', 'p0', 5), ticket('acme', 'low', 1, 8), ticket('globex', 'p0', 9, 1)])
+    const QUERY = `subscription { ticketAggregate(groupBy: [PRIORITY], throttleMs: 0) {
+      groups { key { priority slaTier } count sum { severity slaHours } avg { slaHours } min { severity } max { severity } } } }`
+    const a = await open('acme', QUERY)
+    const b = await open('acme', QUERY)
+    await a.waitFor(1)
+    await b.waitFor(1)
+    expect(a.events[0]).toEqual({
+      groups: [
+        { key: { priority: 'LOW', slaTier: null }, count: 1, sum: { severity: 1, slaHours: 8 }, avg: { slaHours: 8 }, min: { severity: 1 }, max: { severity: 1 } },
+        { key: { priority: 'URGENT', slaTier: null }, count: 2, sum: { severity: 8, slaHours: 4 }, avg: { slaHours: 4 }, min: { severity: 3 }, max: { severity: 5 } },
+      ],
+    })
+    const admin = await gw.token('acme', 'admin')
+    const { body } = await httpGraphQL<{ streams: { collection: string; subscribers: number }[] }>(gw.url, admin, '{ streams { collection subscribers } }')
+    expect(body.data!.streams.find((s) => s.collection === 'tickets')?.subscribers).toBe(1)
+
+    await tickets.updateOne({ severity: 5 }, { $set: { priority: 'high', sla: { hours: 2 } } })
+    await a.waitFor(2)
+    await b.waitFor(2)
+    expect(a.events[1]).toEqual(b.events[1])
+    expect((a.events[1] as { groups: { key: { priority: string }; count: number }[] }).groups.map((g) => [g.key.priority, g.count])).toEqual([
+      ['HIGH', 1],
+      ['LOW', 1],
+      ['URGENT', 1],
+    ])
+  })
+
+  it('refuses an aggregate with more groups than allowed, at start and when it grows past the limit', async () => {
+    const agents = gw.mongo.db.collection('agents')
+    await agents.insertMany(['a', 'b', 'c'].map((name) => ({ orgId: 'initech', name })))
+    const QUERY = 'subscription { agentAggregate(groupBy: [NAME], throttleMs: 0) { groups { key { name } count } } }'
+    const growing = await open('initech', QUERY)
+    await growing.waitFor(1)
+    await agents.insertOne({ orgId: 'initech', name: 'd' })
+    await growing.completed
+    expect(growing.errors.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT'])
+    expect(growing.errors[0].message).toMatch(/more than 3 groups/)
+    const late = await open('initech', QUERY)
+    await late.completed
+    expect(late.events).toEqual([])
+    expect(late.errors.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT'])
+  })
+
+  it('refuses invalid arguments and another tenant\'s cursor', async () => {
+    const window = await open('acme', 'subscription { ticketAggregate(window: { size: 10, slide: 4 }) { asOf } }')
+    await window.completed
+    expect(window.errors.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT'])
+    const cursor = (await httpGraphQL<{ changeCursor: string }>(gw.url, await gw.token('globex'), '{ changeCursor }')).body.data!.changeCursor
+    const foreign = await open('acme', 'subscription($after: Cursor) { ticketAggregate(after: $after) { asOf } }', { after: cursor })
+    await foreign.completed
+    expect(foreign.errors.map((e) => e.extensions?.code)).toEqual(['INVALID_CURSOR'])
+  })
 })
