@@ -33,6 +33,8 @@ export interface AggregateChange {
 export interface AggregateSnapshot {
   /** Every change up to and including this position is reflected, none after it. */
   readonly position: Position
+  /** Shared by every subscriber that receives this snapshot: what they would otherwise each compute (executions). */
+  readonly memo: Map<string, unknown>
   /** The instant the window is evaluated at (for a windowed aggregate). */
   readonly asOf: Date
   readonly groups: readonly GroupValue[]
@@ -53,6 +55,7 @@ export class LiveAggregate {
   private cancelTick: (() => void) | undefined
   private position: Position | undefined
   private failure: GatewayError | undefined
+  private cached: { readonly version: number; readonly second: number; readonly snapshot: AggregateSnapshot } | undefined
   /** Bumped on every change of value (a change applied, a bucket leaving or entering the window). */
   version = 0
 
@@ -124,15 +127,28 @@ export class LiveAggregate {
     this.notify()
   }
 
+  /**
+   * The value now. Subscribers asking within the same second and version share one snapshot: a window's content
+   * changes only at bucket boundaries, which fall on whole seconds.
+   */
   snapshot(): AggregateSnapshot {
     const position = this.position!
     const commitMs = position.time ? position.time.t * 1000 : 0
     const asOf = Math.max(this.clock.now(), commitMs)
+    const second = Math.floor(asOf / 1000)
+    if (this.cached && this.cached.version === this.version && this.cached.second === second) return this.cached.snapshot
     const window = this.spec.window
-    if (!window) return { position, asOf: new Date(asOf), groups: this.state.values() }
-    const { start, end } = windowAt(window, Math.floor(asOf / 1000))
-    this.prune(start)
-    return { position, asOf: new Date(asOf), groups: this.state.values(start, end) }
+    let groups: GroupValue[]
+    if (window) {
+      const { start, end } = windowAt(window, second)
+      this.prune(start)
+      groups = this.state.values(start, end)
+    } else {
+      groups = this.state.values()
+    }
+    const snapshot: AggregateSnapshot = { position, asOf: new Date(asOf), groups, memo: new Map() }
+    this.cached = { version: this.version, second, snapshot }
+    return snapshot
   }
 
   onChange(listener: () => void): () => void {

@@ -36,15 +36,25 @@ export function useSharedSubscriptionExecution(): Plugin<GraphQLContext> {
         return mapEvents(source, (payload) => {
           const item = payload as QueueItem<Delivery>
           const context = args.contextValue as GraphQLContext
-          // Only change deliveries carry an event to share on (a live aggregate's values do not).
-          if (item.error || !key || !(item.value as Partial<Delivery>).event) return execute({ ...args, rootValue: payload })
-          context.services.onDelivered(item.value)
-          const { event, tenant, transition } = item.value
-          const memoKey = `exec|${tenant}|${transition}|${key}`
-          let result = event.memo.get(memoKey) as Promise<ExecutionResult> | ExecutionResult | undefined
+          if (item.error || !key) return execute({ ...args, rootValue: payload })
+          // A change delivery shares on its event (per tenant and transition); a live aggregate's value on itself.
+          const shared = item.value as Partial<Delivery> & { memo?: Map<string, unknown> }
+          let memo: Map<string, unknown>
+          let memoKey: string
+          if (shared.event) {
+            context.services.onDelivered(item.value)
+            memo = shared.event.memo
+            memoKey = `exec|${shared.tenant}|${shared.transition}|${key}`
+          } else if (shared.memo instanceof Map) {
+            memo = shared.memo
+            memoKey = `exec|${key}`
+          } else {
+            return execute({ ...args, rootValue: payload })
+          }
+          let result = memo.get(memoKey) as Promise<ExecutionResult> | ExecutionResult | undefined
           if (!result) {
             result = execute({ ...args, rootValue: payload })
-            event.memo.set(memoKey, result)
+            memo.set(memoKey, result)
           }
           return result
         })

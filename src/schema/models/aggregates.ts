@@ -13,6 +13,8 @@ import { outputValue } from './values.js'
 
 interface AggregateValue {
   readonly snapshot: AggregateSnapshot
+  /** The snapshot's memo: subscribers of one aggregate with the same selection share one execution. */
+  readonly memo: Map<string, unknown>
   readonly tenant: string
   readonly groupBy: readonly AggregateField[]
   readonly window: { readonly sizeSeconds: number; readonly slideSeconds: number } | null
@@ -152,7 +154,13 @@ function addAggregate(builder: Builder, model: Model, types: ModelTypes, inputs:
         if (args.after != null) ctx.services.cursors.decode(args.after, { tenant: ctx.auth.tenant, collection: model.collection })
         const window = request.spec.window
         const values = await ctx.services.aggregates.subscribe(request, throttleMs)
-        return mapItems(values, (snapshot) => ({ snapshot, tenant: ctx.auth.tenant, groupBy: request.spec.groupBy, window })) as never
+        const tenant = ctx.auth.tenant
+        return mapItems(values, (snapshot) => {
+          // One value per snapshot: the snapshot belongs to one aggregate, so tenant, groupBy and window are the same.
+          let value = snapshot.memo.get('value') as AggregateValue | undefined
+          if (!value) snapshot.memo.set('value', (value = { snapshot, memo: snapshot.memo, tenant, groupBy: request.spec.groupBy, window }))
+          return value
+        }) as never
       },
       resolve: (item) => {
         const value = item as unknown as QueueItem<AggregateValue>
