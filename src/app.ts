@@ -127,6 +127,13 @@ export function createApp(config: Config, options: AppOptions = {}): App {
 
     const aggregates = createAggregateRegistry({ db, streams, now, maxGroups: config.aggregateMaxGroups, lingerMs: config.lingerMs })
     stops.push(() => aggregates.stop())
+    const gaugeAggregates = setInterval(() => {
+      const { aggregates: held, subscribers } = aggregates.stats()
+      metrics.aggregatesActive.set({ what: 'aggregates' }, held)
+      metrics.aggregatesActive.set({ what: 'subscribers' }, subscribers)
+    }, 1000)
+    gaugeAggregates.unref()
+    stops.push(() => clearInterval(gaugeAggregates))
     const services = createGatewayServices({ db, models, registry: streams, aggregates, cursors, metrics, now, nodes: () => mode.nodes(localNode()) })
 
     const devTokens = config.jwtSecretGenerated && authenticator.mode === 'hs256'

@@ -28,6 +28,8 @@ export interface Metrics {
   readonly errors: Counter<'code'>
   /** Batched lookups of related documents (DataLoader batches), by `collection`. */
   readonly loaderBatches: Counter<'collection'>
+  /** Live aggregates held on this node (`what="aggregates"`) and their subscribers (`what="subscribers"`). */
+  readonly aggregatesActive: Gauge<'what'>
 }
 
 /** 1 ms to 10 s. */
@@ -48,6 +50,12 @@ export function createMetrics(): Metrics {
       registers,
     }),
     wsConnections: new Gauge({ name: 'changegate_ws_connections', help: 'Open WebSocket connections', registers }),
+    aggregatesActive: new Gauge({
+      name: 'changegate_aggregates_active',
+      help: 'Live aggregates held on this node (what="aggregates") and their subscribers (what="subscribers")',
+      labelNames: ['what'],
+      registers,
+    }),
     streamsByState: new Gauge({
       name: 'changegate_streams',
       help: 'Shared change streams by state',
