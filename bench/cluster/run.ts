@@ -146,7 +146,14 @@ async function startGateway(uri: string, database: string, layout: Layout, nodeI
     `CHANGEGATE_MAX_CONNECTIONS_PER_IP=${layout.connections + 16}`,
     `CHANGEGATE_MAX_CONNECTIONS_PER_TENANT=${layout.connections + 16}`,
   ]
-  const child = await startServerProcess({ command: 'env', args: [...env, process.execPath, ...TSX, 'src/main.ts'], cwd: ROOT, readyPattern: /(http:\/\/\S+\/graphql)/ })
+  // Gateways start together, each compiling the sources through tsx: on a busy machine that takes longer than 30 s.
+  const child = await startServerProcess({
+    command: 'env',
+    args: [...env, process.execPath, ...TSX, 'src/main.ts'],
+    cwd: ROOT,
+    readyPattern: /(http:\/\/\S+\/graphql)/,
+    readyTimeoutMs: 120_000,
+  })
   return { id: nodeId, process: child, url: child.ready[1] }
 }
 

@@ -74,8 +74,11 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
       const continues = expected !== undefined && envelope.epoch === expected.epoch && envelope.seq === expected.seq
       if (!continues && target && from && comparePositions(target, from) > 0) {
         // A gap, a new owner, an epoch or sequence that went back (a Redis failover lost writes): MongoDB decides.
+        // A position message vouches for everything up to and including its position (an owner's heartbeat
+        // carries the position of the last event it read): the event at that very position, if missed, is filled
+        // too. An event message is filled up to, not including, itself.
         filling = true
-        void fill(from, target).then(() => {
+        void fill(from, target, message.kind === 'position').then(() => {
           filling = false
           expected = { epoch: envelope.epoch, seq: envelope.seq }
           drain()
@@ -92,8 +95,8 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
     }
   }
 
-  /** Reads MongoDB from `from` up to (excluding) `until`, applying what it finds. */
-  const fill = async (from: Position, until: Position): Promise<void> => {
+  /** Reads MongoDB from `from` up to `until` (excluded unless `inclusive`), applying what it finds. */
+  const fill = async (from: Position, until: Position, inclusive: boolean): Promise<void> => {
     while (!stopped && !consumer.ended) {
       try {
         const history = await openHistory({
@@ -101,7 +104,7 @@ export function createClusterStream(options: SharedStreamOptions & { readonly cl
           pipeline: [],
           from: consumer.position() ?? from,
           until,
-          inclusive: false,
+          inclusive,
         })
         const end = await history.read((raw) => {
           if (stopped || consumer.ended) return false

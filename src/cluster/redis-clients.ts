@@ -5,11 +5,17 @@ import type { RedisClient } from './redis-scripts.js'
 /** The two connections a node keeps to Redis: commands and scripts, and pub/sub. */
 export interface RedisClients {
   readonly commands: RedisClient
+  /** The pub/sub connection in use (a new one after `renewSubscriber`). */
   readonly subscriber: RedisClient
   /** Where they point, without credentials, for log lines. */
   readonly description: string
   /** Both connected and usable (on a cluster: the slot map is known). */
   isReady(): boolean
+  /**
+   * Disconnects the pub/sub connection and opens a new one with the same settings, which `subscriber` names from
+   * then on (`onNewSubscriber` sees it first).
+   */
+  renewSubscriber(): RedisClient
   disconnect(): void
 }
 
@@ -17,6 +23,8 @@ export interface RedisClientsOptions {
   readonly connectionName: string
   /** The subscriber will use sharded pub/sub: on a cluster it then keeps one connection per primary. */
   readonly sharded: boolean
+  /** Called with every subscriber connection created after the first one (`renewSubscriber`). */
+  readonly onNewSubscriber?: (subscriber: RedisClient) => void
 }
 
 const retryStrategy = (attempt: number) => Math.min(100 * attempt, 2000)
@@ -30,17 +38,7 @@ export function createRedisClients(target: RedisTarget, options: RedisClientsOpt
   if (target.kind === 'single') {
     const single: RedisOptions = { retryStrategy, connectionName: options.connectionName }
     const commands = new Redis(target.url, single)
-    const subscriber = new Redis(target.url, single)
-    return {
-      commands,
-      subscriber,
-      description: `Redis at ${target.url.replace(/\/\/[^@/]*@/, '//***@')}`,
-      isReady: () => commands.status === 'ready' && subscriber.status === 'ready',
-      disconnect() {
-        commands.disconnect()
-        subscriber.disconnect()
-      },
-    }
+    return withRenewableSubscriber(commands, () => new Redis(target.url, single), `Redis at ${target.url.replace(/\/\/[^@/]*@/, '//***@')}`, options)
   }
   const clusterOptions = (sharded: boolean): ClusterOptions => ({
     clusterRetryStrategy: retryStrategy,
@@ -63,12 +61,29 @@ export function createRedisClients(target: RedisTarget, options: RedisClientsOpt
   })
   const nodes = target.nodes.map(({ host, port }) => ({ host, port }))
   const commands = new Cluster(nodes, clusterOptions(false))
-  const subscriber = new Cluster(nodes, clusterOptions(options.sharded))
+  return withRenewableSubscriber(
+    commands,
+    () => new Cluster(nodes, clusterOptions(options.sharded)),
+    `Redis Cluster at ${target.nodes.map(({ host, port }) => `${host}:${port}`).join(',')}`,
+    options,
+  )
+}
+
+function withRenewableSubscriber(commands: RedisClient, connect: () => RedisClient, description: string, options: RedisClientsOptions): RedisClients {
+  let subscriber = connect()
   return {
     commands,
-    subscriber,
-    description: `Redis Cluster at ${target.nodes.map(({ host, port }) => `${host}:${port}`).join(',')}`,
+    get subscriber() {
+      return subscriber
+    },
+    description,
     isReady: () => commands.status === 'ready' && subscriber.status === 'ready',
+    renewSubscriber() {
+      subscriber.disconnect()
+      subscriber = connect()
+      options.onNewSubscriber?.(subscriber)
+      return subscriber
+    },
     disconnect() {
       commands.disconnect()
       subscriber.disconnect()

@@ -63,6 +63,15 @@ export interface RedisFanOutOptions {
   readonly subscriber: RedisClient
   /** Sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`, Redis ≥ 7) instead of classic. Default false. */
   readonly sharded?: boolean
+  /**
+   * Sharded pub/sub: a new subscriber client to replace one whose subscriptions could not be restored (see
+   * `ShardedPubSub`); the function disconnects the old one.
+   */
+  readonly renewSubscriber?: (old: RedisClient) => RedisClient
+  /** Sharded pub/sub: how long a channel may stay silent before it is probed (ms). Default 2500. */
+  readonly silenceMs?: number
+  /** Sharded pub/sub: told when a subscription had to be restored or could not be. Default: `onError`. */
+  readonly onSubscriptionError?: (error: unknown) => void
   /** Key and channel prefix; must match the lease manager's. Default `cg:`. */
   readonly prefix?: string
   /** Told about messages that cannot be decoded and listeners that throw. Default: ignored. */
@@ -183,19 +192,39 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
   const orphans = new Set<string>()
   const unsubscribing: Unsubscribing = { failed: (names) => names.forEach((name) => orphans.add(name)) }
   const guarded = guardUnsubscribes(subscriber, unsubscribing)
-  const sharedPubSub = sharded ? new ShardedPubSub({ publisher, subscriber: guarded, deserializer: decodeFrame }) : undefined
-  const pubsub =
-    sharedPubSub ??
-    new RedisPubSub({ publisher, subscriber: guarded, deserializer: decodeFrame, messageEventName: events[0], pmessageEventName: events[1] })
-  const ownHandlers = events.map((event, n) => handlersOf(event).filter((handler) => !existing[n].has(handler)))
-  const publishCommand = sharded ? 'SPUBLISH' : 'PUBLISH'
-  const resubscribe = (names: string[]) => (sharded ? subscriber.ssubscribe(...names) : subscriber.subscribe(...names))
-  const dropChannels = (names: string[]) => (sharded ? subscriber.sunsubscribe(...names) : subscriber.unsubscribe(...names))
   /** Per stream: the epoch this node last published with and the last sequence number it gave out in it. */
   const sequences = new Map<string, { epoch: number; seq: number }>()
   const channels = new Map<string, Channel>()
   const reconnectListeners = new Set<() => void>()
   let stopped = false
+  const notifyReconnect = () => {
+    if (stopped) return
+    for (const listener of [...reconnectListeners]) {
+      try {
+        listener()
+      } catch (error) {
+        onError(error)
+      }
+    }
+  }
+  // Sharded: ShardedPubSub keeps its subscriptions alive itself (see there) and tells when they were restored.
+  const sharedPubSub = sharded
+    ? new ShardedPubSub({
+        publisher,
+        subscriber,
+        deserializer: decodeFrame,
+        renewSubscriber: options.renewSubscriber,
+        onResubscribed: notifyReconnect,
+        onError: options.onSubscriptionError ?? onError,
+        silenceMs: options.silenceMs,
+      })
+    : undefined
+  const pubsub =
+    sharedPubSub ??
+    new RedisPubSub({ publisher, subscriber: guarded, deserializer: decodeFrame, messageEventName: events[0], pmessageEventName: events[1] })
+  const ownHandlers = events.map((event, n) => handlersOf(event).filter((handler) => !existing[n].has(handler)))
+  const publishCommand = sharded ? 'SPUBLISH' : 'PUBLISH'
+  const resubscribe = (names: string[]) => (sharedPubSub ? sharedPubSub.resubscribe(names) : subscriber.subscribe(...names))
 
   const dispatch = (channel: string, listeners: ReadonlySet<EnvelopeListener>, payload: unknown) => {
     if (!(payload instanceof Frame)) return onError(new TypeError(`undecodable message on ${channel}`))
@@ -215,6 +244,11 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
   const unsubscribeChannel = async (entry: Channel, confirm: boolean) => {
     const id = await entry.subscription.catch(() => undefined)
     if (id === undefined) return
+    if (sharedPubSub) {
+      const reply = sharedPubSub.unsubscribe(id)
+      if (confirm && sharedPubSub.currentSubscriber().status === 'ready') await reply
+      return
+    }
     unsubscribing.last = undefined
     pubsub.unsubscribe(id)
     if (confirm && subscriber.status === 'ready') await unsubscribing.last
@@ -224,7 +258,7 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
   const dropOrphans = () => {
     const stale = [...orphans].filter((name) => !channels.has(name))
     orphans.clear()
-    if (stale.length > 0) dropChannels(stale).catch(() => unsubscribing.failed(stale))
+    if (stale.length > 0) subscriber.unsubscribe(...stale).catch(() => unsubscribing.failed(stale))
   }
 
   let connectedOnce = subscriber.status === 'ready'
@@ -241,19 +275,12 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
     // ioredis resubscribes on its own; subscribing again here makes the notification wait until Redis confirmed it.
     const names = [...channels.keys()]
     const resubscribed = names.length > 0 ? resubscribe(names) : Promise.resolve()
-    resubscribed.catch(onError).finally(() => {
-      if (stopped) return
-      for (const listener of [...reconnectListeners]) {
-        try {
-          listener()
-        } catch (error) {
-          onError(error)
-        }
-      }
-    })
+    resubscribed.catch(onError).finally(notifyReconnect)
   }
-  subscriber.on('close', onClose)
-  subscriber.on('ready', onReady)
+  if (!sharded) {
+    subscriber.on('close', onClose)
+    subscriber.on('ready', onReady)
+  }
 
   return {
     async publish(lease, message) {
@@ -325,7 +352,7 @@ export function createRedisFanOut(options: RedisFanOutOptions): RedisFanOut {
       channels.clear()
       // Not waiting for confirmations: stopping must not hang on an unresponsive Redis.
       await Promise.all(entries.map((entry) => unsubscribeChannel(entry, false)))
-      if (subscriber.status !== 'ready') subscriber.once('ready', dropOrphans)
+      if (!sharded && subscriber.status !== 'ready') subscriber.once('ready', dropOrphans)
       events.forEach((event, n) => ownHandlers[n].forEach((handler) => subscriber.removeListener(event, handler)))
       sharedPubSub?.close()
     },

@@ -27,20 +27,31 @@ const INTEREST_TTL_MS = 3 * HEARTBEAT_MS
 export function createRedisMode(options: RedisModeOptions): FanOutMode {
   const { logger, nodeId } = options
   const sharded = options.shardedPubSub ?? false
-  const clients = createRedisClients(parseRedisUrl(options.redisUrl), { connectionName: `changegate-${nodeId}`, sharded })
-  const { commands: redis, subscriber } = clients
   let lastComplaint = 0
   const complain = (error: Error) => {
     if (Date.now() - lastComplaint < 10_000) return
     lastComplaint = Date.now()
     logger.error({ err: error }, `${clients.description} is unreachable; retrying`)
   }
+  const clients = createRedisClients(parseRedisUrl(options.redisUrl), {
+    connectionName: `changegate-${nodeId}`,
+    sharded,
+    onNewSubscriber: (renewed) => renewed.on('error', complain),
+  })
+  const { commands: redis, subscriber } = clients
   redis.on('error', complain)
   subscriber.on('error', complain)
 
   const leases = createLeaseManager({ redis, nodeId, ttlMs: options.leaseTtlMs })
   const positions = createPositionStore({ redis })
-  const fanout = createRedisFanOut({ publisher: redis, subscriber, sharded, onError: (e) => logger.warn({ err: e }, 'fan-out message dropped') })
+  const fanout = createRedisFanOut({
+    publisher: redis,
+    subscriber,
+    sharded,
+    renewSubscriber: () => clients.renewSubscriber(),
+    onError: (e) => logger.warn({ err: e }, 'fan-out message dropped'),
+    onSubscriptionError: (e) => logger.warn({ err: e }, 'sharded pub/sub subscription not live; restoring it'),
+  })
   const cluster = createClusterRegistry({ redis, nodeId, heartbeatIntervalMs: HEARTBEAT_MS })
   let timer: NodeJS.Timeout | undefined
 

@@ -20,11 +20,10 @@ import { startRedisCluster, type RedisClusterServer } from '../fixtures/redis.js
 
 const NODES = ['node-a', 'node-b', 'node-c'] as const
 
-// Classic pub/sub only: with CHANGEGATE_REDIS_SHARDED_PUBSUB=1 these whole-gateway recovery scenarios do not pass
-// reliably yet (after a primary kill or a full cluster restart a node can stop receiving its shard's messages); the
-// option is documented as experimental until they do. test/integration/redis-cluster-primitives.test.ts covers the
-// sharded fan-out itself.
-describe.each<{ pubsub: string; env: Record<string, string> }>([{ pubsub: 'classic pub/sub', env: {} }])('gateways over a Redis Cluster, $pubsub', ({ env }) => {
+describe.each<{ pubsub: string; env: Record<string, string> }>([
+  { pubsub: 'classic pub/sub', env: {} },
+  { pubsub: 'sharded pub/sub', env: { CHANGEGATE_REDIS_SHARDED_PUBSUB: '1' } },
+])('gateways over a Redis Cluster, $pubsub', ({ env }) => {
   let cluster: Cluster<RedisClusterServer>
   let run: DeliveryRun | undefined
   /** The key whose slot holds every key of the orders stream. */
