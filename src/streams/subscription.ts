@@ -4,6 +4,7 @@ import { comparePositions, type Position } from '../mongo/position.js'
 import { openCatchUp, toGatewayError, type CatchUp } from './catch-up.js'
 import { createFilterEvaluator, type Member } from './dispatcher.js'
 import type { CompiledFilter } from './filters/compiler.js'
+import { createSharedHistory, type SharedHistory } from './shared-history.js'
 import type { SharedStream } from './shared-stream.js'
 import type { Delivery, EventParser } from './stream-event.js'
 import { createSubscriberQueue, type SubscriberQueue } from './subscriber-queue.js'
@@ -18,6 +19,23 @@ export interface SubscriptionOptions {
   readonly bufferSize: number
   readonly parse: EventParser
   readonly onClose: () => void
+}
+
+/** Catch-ups of one shared stream's subscribers share their reads of its history too. */
+const histories = new WeakMap<SharedStream, SharedHistory>()
+
+function sharedHistoryOf(options: SubscriptionOptions): SharedHistory {
+  let share = histories.get(options.stream)
+  if (!share) {
+    share = createSharedHistory({
+      mongoCollection: options.mongoCollection,
+      collection: options.filter.collection,
+      parse: options.parse,
+      holdLimit: options.bufferSize,
+    })
+    histories.set(options.stream, share)
+  }
+  return share
 }
 
 /**
@@ -70,11 +88,13 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
     openCatchUp({
       mongoCollection: options.mongoCollection,
       collection: filter.collection,
+      filter,
       pipeline: filter.pipeline,
       evaluate,
       parse: options.parse,
       from: last!,
       until,
+      share: sharedHistoryOf(options),
     })
 
   const deliverInOrder = async (delivery: Delivery) => {
