@@ -45,8 +45,39 @@ export interface SharedHistoryOptions {
   readonly parse: EventParser
   /** Deliveries held per subscriber that does not take them; past it the subscriber reads on alone. */
   readonly holdLimit: number
-  /** Events handed out between two turns of the event loop. Default 64. */
+  /** Events the read dispatches between two turns of the event loop. Default 64. */
   readonly eventsPerTurn?: number
+  /**
+   * Deliveries all of this collection's catch-ups together hand over in one turn of the event loop. Default 128:
+   * live deliveries (and everything else waiting on I/O) get their turn in between, however many catch up.
+   */
+  readonly deliveriesPerTurn?: number
+}
+
+/** A budget of work per turn of the event loop, shared by many loops: past it, they wait for the next turn. */
+function createTurnBudget(perTurn: number): { take(): Promise<void> | undefined } {
+  let used = 0
+  let turnScheduled = false
+  let waiting: Array<() => void> = []
+  const nextTurn = () => {
+    turnScheduled = false
+    used = 0
+    const woken = waiting
+    waiting = []
+    for (const wake of woken) wake()
+  }
+  const take = (): Promise<void> | undefined => {
+    if (!turnScheduled) {
+      turnScheduled = true
+      setImmediate(nextTurn)
+    }
+    if (used < perTurn) {
+      used++
+      return undefined
+    }
+    return new Promise<void>((resolve) => waiting.push(resolve)).then(take)
+  }
+  return { take }
 }
 
 interface Part extends Member {
@@ -63,7 +94,8 @@ interface Read {
   /** Position of the last event read, or the read's start: a subscriber starting at or after it can join. */
   position: Position
   readonly dispatcher: Dispatcher
-  readonly parts: Set<Part>
+  /** Its subscribers, by `until` (earliest first): an event finishes those at the front only. */
+  readonly parts: Part[]
   /** The cursor, once open; undefined while it opens, null once the read ended. */
   cursor: HistoryCursor | undefined | null
 }
@@ -78,19 +110,26 @@ interface Read {
 export function createSharedHistory(options: SharedHistoryOptions): SharedHistory {
   const reads = new Set<Read>()
   const eventsPerTurn = options.eventsPerTurn ?? 64
+  const budget = createTurnBudget(options.deliveriesPerTurn ?? 128)
 
   const finish = (read: Read, part: Part, end: NonNullable<Part['end']>) => {
     if (part.end) return
     part.end = end
     part.leave?.()
-    read.parts.delete(part)
+    const at = read.parts.indexOf(part)
+    if (at >= 0) read.parts.splice(at, 1)
     part.wake?.()
+  }
+
+  /** Finishes the subscribers whose `until` is before `position` (`beyond` 1) or at or before it (`beyond` 0). */
+  const finishUpTo = (read: Read, position: Position, beyond: 0 | 1) => {
+    while (read.parts.length > 0 && comparePositions(position, read.parts[0].request.until) >= beyond) finish(read, read.parts[0], { kind: 'reached' })
   }
 
   async function pump(read: Read, cursor: HistoryCursor): Promise<void> {
     let handed = 0
     try {
-      while (read.parts.size > 0) {
+      while (read.parts.length > 0) {
         const step = await cursor.next()
         if (step.kind === 'closed') {
           for (const part of [...read.parts]) finish(read, part, { kind: 'invalidated' })
@@ -99,11 +138,11 @@ export function createSharedHistory(options: SharedHistoryOptions): SharedHistor
         if (step.kind === 'idle') {
           if (!step.position) continue
           if (comparePositions(step.position, read.position) > 0) read.position = step.position
-          for (const part of [...read.parts]) if (comparePositions(step.position, part.request.until) >= 0) finish(read, part, { kind: 'reached' })
+          finishUpTo(read, step.position, 0)
           continue
         }
         const { position } = step
-        for (const part of [...read.parts]) if (comparePositions(position, part.request.until) > 0) finish(read, part, { kind: 'reached' })
+        finishUpTo(read, position, 1)
         if (INVALIDATING_EVENTS.has(step.raw.operationType as string)) {
           for (const part of [...read.parts]) if (comparePositions(position, part.request.from) > 0) finish(read, part, { kind: 'invalidated' })
           // Whoever started at or after it never sees it again: they read on alone and meet what follows.
@@ -112,7 +151,7 @@ export function createSharedHistory(options: SharedHistoryOptions): SharedHistor
         }
         read.position = position
         read.dispatcher.dispatch(options.parse(options.collection, step.raw))
-        for (const part of [...read.parts]) if (comparePositions(position, part.request.until) >= 0) finish(read, part, { kind: 'reached' })
+        finishUpTo(read, position, 0)
         // A batch is handed out without waiting for I/O: let live deliveries through between slices of it.
         if (++handed % eventsPerTurn === 0) await turn()
       }
@@ -135,7 +174,7 @@ export function createSharedHistory(options: SharedHistoryOptions): SharedHistor
   }
 
   async function start(from: Position): Promise<Read> {
-    const read: Read = { position: from, dispatcher: createDispatcher(), parts: new Set(), cursor: undefined }
+    const read: Read = { position: from, dispatcher: createDispatcher(), parts: [], cursor: undefined }
     reads.add(read)
     try {
       read.cursor = await openHistoryCursor({ collection: options.mongoCollection, pipeline: [], from })
@@ -171,22 +210,24 @@ export function createSharedHistory(options: SharedHistoryOptions): SharedHistor
         // The read ended (or failed to open) while this subscriber waited for it.
         part.end = { kind: 'alone', from: request.from }
       } else {
-        read.parts.add(part)
+        let at = read.parts.length
+        while (at > 0 && comparePositions(read.parts[at - 1].request.until, request.until) > 0) at--
+        read.parts.splice(at, 0, part)
         part.leave = read.dispatcher.add(part)
         // A new read starts once its first subscriber is in (it ends when it has none).
         if (!found) void pump(read, read.cursor!)
       }
       return {
         async run(deliver) {
-          for (let handed = 1; ; handed++) {
-            const next = part.held.shift()
-            if (next) {
-              if (!(await deliver(next))) {
+          for (;;) {
+            if (part.held.length > 0) {
+              // Many subscribers draining their holds at once would otherwise run as one long chain of promises.
+              await budget.take()
+              const next = part.held.shift()
+              if (next && !(await deliver(next))) {
                 finish(read, part, { kind: 'reached' })
                 return { kind: 'reached' }
               }
-              // Many subscribers draining their holds at once would otherwise run as one long chain of promises.
-              if (handed % eventsPerTurn === 0) await turn()
               continue
             }
             const end = part.end
