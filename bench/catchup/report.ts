@@ -1,17 +1,12 @@
 /** The catch-up benchmark's report: how fast resumers get back to live, and what it costs the live subscribers. */
-import type { CpuUse } from '../lib/cpu.js'
 import { markdownTable } from '../lib/markdown.js'
 import { formatNumber as n, type LatencySummary } from '../lib/stats.js'
-import type { GatewayMetrics } from '../fanout/gateway-metrics.js'
 import type { PhaseTally } from '../fanout/protocol.js'
 import type { PacedResult } from '../lib/paced-inserts.js'
+import type { Window } from './metrics.js'
 import type { Options } from './options.js'
 import type { CollectResult, ConnectResult } from './protocol.js'
 
-export interface Window {
-  readonly cpu: CpuUse
-  readonly gateway: GatewayMetrics
-}
 
 export interface Measurements {
   readonly liveSubscriptions: number

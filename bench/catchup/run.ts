@@ -19,7 +19,6 @@ import { summarizeCpuProfile } from '../lib/cpu-profile.js'
 import type { PacedResult } from '../lib/paced-inserts.js'
 import { freePort } from '../lib/ports.js'
 import { startServerProcess, startWorker, type Worker } from '../lib/processes.js'
-import { watchGatewayMetrics } from '../fanout/gateway-metrics.js'
 import { ROOT, startGateway, TSX, waitForSubscribers, type GatewayProcess } from '../fanout/gateway-process.js'
 import { createLayout, type Layout } from '../fanout/layout.js'
 import { sender, warmUp } from '../fanout/phases.js'
@@ -28,7 +27,8 @@ import { renderProfileLayers } from '../fanout/profile-groups.js'
 import { renderProfile } from '../fanout/report.js'
 import { isFullRun, parseOptions, type Options } from './options.js'
 import type { CollectResult, ConnectResult, Progress } from './protocol.js'
-import { renderReport, type Measurements, type Window } from './report.js'
+import { startWindows } from './metrics.js'
+import { renderReport, type Measurements } from './report.js'
 
 const TENANTS = ['acme', 'globex'] as const
 const PHASE = { warmUp: 1, measured: 2 } as const
@@ -63,16 +63,6 @@ function writeReport(path: string, report: string): void {
   const at = before.indexOf(marker)
   mkdirSync(dirname(path), { recursive: true })
   writeFileSync(path, `${report}\n${at >= 0 ? before.slice(at) : `${marker}\n`}`)
-}
-
-/** Starts measuring CPU and the gateway's metrics; the returned function reports the window since. */
-async function openWindow(gateway: GatewayProcess, pids: Record<string, number>): Promise<() => Promise<Window>> {
-  const metrics = await watchGatewayMetrics(gateway.metricsUrl)
-  const cpu = measureCpu(pids)
-  return async () => {
-    const used = cpu()
-    return { cpu: used, gateway: await metrics() }
-  }
 }
 
 async function waitUntilLive(clients: Worker, resumers: number, deadline: number): Promise<Progress> {
@@ -111,28 +101,26 @@ async function runCatchUp(o: Options, layout: Layout, gateway: GatewayProcess, w
     await waitForSubscribers(gateway, layout.subscriptions).catch(() => undefined)
     await clients.request('measure', PHASE.measured)
     const pids = { gateway: gateway.pid, mongo: mongoPid, writer: writer.pid, clients: clients.pid }
-    const closeBefore = await openWindow(gateway, pids)
+    const windows = await startWindows(gateway.metricsUrl, pids)
     const phaseStartAt = Date.now()
     const seconds = o.age + o.tail
     const writing: Promise<PacedResult> = send({ layout, phase: PHASE.measured, firstSeq: 0, count: o.rate * seconds, rate: o.rate, deadlineMs: seconds * 1000 + 2_000 })
     await sleep(Math.max(0, leftAt + o.age * 1000 - Date.now()))
-    const before = await closeBefore()
-    const closeDuring = await openWindow(gateway, pids)
-    const resumeAt = await clients.request<number>('resume', PHASE.measured)
+    // The window boundary is scraped while the resumers go: a slow scrape must not age their cursors.
+    const [resumeAt, before] = await Promise.all([clients.request<number>('resume', PHASE.measured), windows.mark()])
     const cursorAgeS = (resumeAt - leftAt) / 1000
     log(`resumed ${o.resumers} subscribers with cursors ${cursorAgeS.toFixed(1)} s old`)
     const progress = await waitUntilLive(clients, o.resumers, phaseStartAt + seconds * 1000)
     const catchUpMs = Date.now() - resumeAt
-    const during = await closeDuring()
+    const during = await windows.mark()
     log(`  ${progress.live}/${o.resumers} live after ${catchUpMs} ms (${progress.ended} ended)`)
-    const closeAfter = await openWindow(gateway, pids)
     const write = await writing
     const result = await clients.request<CollectResult>(
       'collect',
       { phase: PHASE.measured, writes: write.sent, idleMs: o.idleMs, timeoutMs: DRAIN_LIMIT_MS, phaseStartAt, settleMs: SETTLE_MS, windowMs: catchUpMs, resumeAt },
       DRAIN_LIMIT_MS + 60_000,
     )
-    const after = await closeAfter()
+    const after = await windows.mark()
     log(`  live ${result.live.received}/${result.live.expected} p99 during ${result.liveDuring.p99} ms; resumers ${result.resumers.received}/${result.resumers.expected}`)
     await clients.request('close', undefined, 30_000)
     return {
