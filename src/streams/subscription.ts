@@ -21,6 +21,11 @@ export interface SubscriptionOptions {
   readonly onClose: () => void
 }
 
+/** Resolves once the consumer has taken everything queued, or the queue closed (a stalled one is ended by the registry). */
+async function drained(queue: SubscriberQueue<Delivery>): Promise<void> {
+  while (queue.size > 0 && !queue.closed) await new Promise((resolve) => setTimeout(resolve, 5))
+}
+
 /** Catch-ups of one shared stream's subscribers share their reads of its history too. */
 const histories = new WeakMap<SharedStream, SharedHistory>()
 
@@ -128,7 +133,10 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
       recovering = false
       held = undefined
     } catch (error) {
-      queue.fail(toGatewayError(error).extensions.code === 'CURSOR_EXPIRED' ? slowConsumer() : toGatewayError(error))
+      const failure = toGatewayError(error)
+      // What was read before a drop or rename is delivered before the error (failing drops what is still queued).
+      if (failure.extensions.code === 'STREAM_INVALIDATED') await drained(queue)
+      queue.fail(failure.extensions.code === 'CURSOR_EXPIRED' ? slowConsumer() : failure)
     }
   }
 
