@@ -45,12 +45,32 @@ export function historyPipeline(pipeline: readonly Document[]): Document[] {
   return [{ $match: { $or: [{ operationType: { $in: [...INVALIDATING_EVENTS].sort() } }, { $and: conditions }] } }]
 }
 
+/** What a history cursor has next: an event, or (none waiting) how far the read has got, or the end of the cursor. */
+export type HistoryStep =
+  | { readonly kind: 'event'; readonly raw: Document; readonly position: Position }
+  | { readonly kind: 'idle'; readonly position: Position | undefined }
+  | { readonly kind: 'closed' }
+
+/** A change stream over past changes, read one step at a time, with no end of its own. */
+export interface HistoryCursor {
+  next(): Promise<HistoryStep>
+  close(): Promise<void>
+}
+
+export interface HistoryCursorOptions {
+  readonly collection: Collection
+  /** As {@link HistoryOptions.pipeline}. */
+  readonly pipeline: readonly Document[]
+  /** Where the stream starts: the event at this position itself may still come first. */
+  readonly from: Position
+  readonly batchSize?: number
+}
+
 /**
  * Opens a change stream at `from` and proves it can be read before returning: a position older than MongoDB's
- * retained history fails here (see {@link isHistoryLost}), never by jumping to "now". The one reader of past
- * changes, shared by subscriber catch-up and cluster gap fill.
+ * retained history fails here (see {@link isHistoryLost}), never by jumping to "now".
  */
-export async function openHistory(options: HistoryOptions): Promise<History> {
+export async function openHistoryCursor(options: HistoryCursorOptions): Promise<HistoryCursor> {
   const stream = options.collection.watch(historyPipeline(options.pipeline), {
     fullDocument: 'whenAvailable',
     fullDocumentBeforeChange: 'whenAvailable',
@@ -65,6 +85,28 @@ export async function openHistory(options: HistoryOptions): Promise<History> {
     await stream.close().catch(() => undefined)
     throw error
   }
+  const step = (raw: Document | null): HistoryStep => {
+    if (raw) return { kind: 'event', raw, position: positionFromEvent(raw as Document & { _id: { _data: string } }) }
+    if (stream.closed) return { kind: 'closed' }
+    return { kind: 'idle', position: stream.resumeToken ? positionFromToken(stream.resumeToken as { _data: string }) : undefined }
+  }
+  let pending: HistoryStep | undefined = step(first)
+  return {
+    async next() {
+      const out = pending ?? step(await stream.tryNext())
+      pending = undefined
+      return out
+    },
+    close: () => stream.close().catch(() => undefined),
+  }
+}
+
+/**
+ * Opens a read of the history between `from` and `until` (see {@link openHistoryCursor}: an expired `from` fails
+ * here). The one reader of past changes, shared by subscriber catch-up and cluster gap fill.
+ */
+export async function openHistory(options: HistoryOptions): Promise<History> {
+  const cursor = await openHistoryCursor(options)
   const pastEnd = (p: Position) => {
     const order = comparePositions(p, options.until)
     return options.inclusive ? order > 0 : order >= 0
@@ -75,32 +117,30 @@ export async function openHistory(options: HistoryOptions): Promise<History> {
   return {
     async read(onEvent) {
       try {
-        let raw = first
         for (;;) {
-          if (raw) {
-            const position = positionFromEvent(raw as Document & { _id: { _data: string } })
-            if (pastEnd(position)) return 'reached'
-            if (INVALIDATING_EVENTS.has(raw.operationType as string)) {
-              await onEvent(raw)
+          const step = await cursor.next()
+          if (step.kind === 'event') {
+            if (pastEnd(step.position)) return 'reached'
+            if (INVALIDATING_EVENTS.has(step.raw.operationType as string)) {
+              await onEvent(step.raw)
               return 'invalidated'
             }
-            if (comparePositions(position, options.from) > 0 && !(await onEvent(raw))) return 'stopped'
-            if (reached(position)) return 'reached'
-          } else if (stream.closed) {
+            if (comparePositions(step.position, options.from) > 0 && !(await onEvent(step.raw))) return 'stopped'
+            if (reached(step.position)) return 'reached'
+          } else if (step.kind === 'closed') {
             // A cursor MongoDB closed without an invalidating event in range: nothing more will come.
             return closing ? 'stopped' : 'invalidated'
-          } else if (stream.resumeToken && reached(positionFromToken(stream.resumeToken as { _data: string }))) {
+          } else if (step.position && reached(step.position)) {
             return 'reached'
           }
-          raw = await stream.tryNext()
         }
       } finally {
-        await stream.close().catch(() => undefined)
+        await cursor.close()
       }
     },
     async close() {
       closing = true
-      await stream.close().catch(() => undefined)
+      await cursor.close()
     },
   }
 }

@@ -4,6 +4,7 @@ import { comparePositions, type Position } from '../mongo/position.js'
 import { openCatchUp, toGatewayError, type CatchUp } from './catch-up.js'
 import { createFilterEvaluator, type Member } from './dispatcher.js'
 import type { CompiledFilter } from './filters/compiler.js'
+import { createSharedHistory, type SharedHistory } from './shared-history.js'
 import type { SharedStream } from './shared-stream.js'
 import type { Delivery, EventParser } from './stream-event.js'
 import { createSubscriberQueue, type SubscriberQueue } from './subscriber-queue.js'
@@ -18,6 +19,28 @@ export interface SubscriptionOptions {
   readonly bufferSize: number
   readonly parse: EventParser
   readonly onClose: () => void
+}
+
+/** Resolves once the consumer has taken everything queued, or the queue closed (a stalled one is ended by the registry). */
+async function drained(queue: SubscriberQueue<Delivery>): Promise<void> {
+  while (queue.size > 0 && !queue.closed) await new Promise((resolve) => setTimeout(resolve, 5))
+}
+
+/** Catch-ups of one shared stream's subscribers share their reads of its history too. */
+const histories = new WeakMap<SharedStream, SharedHistory>()
+
+function sharedHistoryOf(options: SubscriptionOptions): SharedHistory {
+  let share = histories.get(options.stream)
+  if (!share) {
+    share = createSharedHistory({
+      mongoCollection: options.mongoCollection,
+      collection: options.filter.collection,
+      parse: options.parse,
+      holdLimit: options.bufferSize,
+    })
+    histories.set(options.stream, share)
+  }
+  return share
 }
 
 /**
@@ -70,11 +93,13 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
     openCatchUp({
       mongoCollection: options.mongoCollection,
       collection: filter.collection,
+      filter,
       pipeline: filter.pipeline,
       evaluate,
       parse: options.parse,
       from: last!,
       until,
+      share: sharedHistoryOf(options),
     })
 
   const deliverInOrder = async (delivery: Delivery) => {
@@ -108,7 +133,10 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
       recovering = false
       held = undefined
     } catch (error) {
-      queue.fail(toGatewayError(error).extensions.code === 'CURSOR_EXPIRED' ? slowConsumer() : toGatewayError(error))
+      const failure = toGatewayError(error)
+      // What was read before a drop or rename is delivered before the error (failing drops what is still queued).
+      if (failure.extensions.code === 'STREAM_INVALIDATED') await drained(queue)
+      queue.fail(failure.extensions.code === 'CURSOR_EXPIRED' ? slowConsumer() : failure)
     }
   }
 
