@@ -92,7 +92,7 @@ export async function runS1Once(tree: Tree, index: number, o: Options, layout: L
         const subscribeStart = performance.now()
         await clients.request('subscribe')
         const streams = await waitForSubscribers(gateway, layout.subscriptions, SUBSCRIBE_LIMIT_MS).catch((error: unknown) => {
-          log(`gateway output:\n${gateway.output().slice(-4000)}`)
+          log(`gateway output:\n${gateway.output().slice(-4000)}\ncause: ${String((error as { cause?: unknown }).cause)}`)
           throw error
         })
         const subscribeMs = performance.now() - subscribeStart
