@@ -53,7 +53,13 @@ async function main(): Promise<number> {
     const o = { ...base, connections }
     const layout = createLayout({ connections, subscriptionsPerConnection: o.subscriptionsPerConnection, tenants: TENANTS, fanout: o.fanout })
     for (const tree of trees) {
-      const r = await runS1Once(tree, ++index, o, layout)
+      const r = await runS1Once(tree, ++index, o, layout).catch((error: unknown) => error as Error)
+      if (r instanceof Error) {
+        failed = true
+        log(`${n(size)} subscriptions, ${tree.label}: failed: ${r.message}`)
+        rows.push([n(size), n(connections), `${tree.label} (${tree.revision})`, `run failed: ${r.message.split('\n')[0]}`, ...Array<string>(11).fill('—')])
+        continue
+      }
       const f = figures(r, layout)
       failed ||= f.lost > 0 || f.duplicates > 0
       log(`${n(size)} subscriptions, ${tree.label}: ${n(f.cpuPer1000)} CPU s / 1,000 deliveries, ${n(f.rssPerSubscriptionKb)} KB / subscription, p99 ${n(f.p99)} ms`)

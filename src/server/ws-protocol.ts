@@ -181,9 +181,11 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
     },
   })
 
+  /** The operation's pipeline, once: graphql-ws holds `args` for as long as a subscription runs, the pipeline need not stay. */
   function runWith(args: ExecutionArgs): Enveloped {
     const run = enveloped.get(args)
     if (!run) throw new Error('operation was not prepared by onSubscribe')
+    enveloped.delete(args)
     return run
   }
 
