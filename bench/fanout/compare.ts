@@ -16,56 +16,11 @@ import { loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { measureCpu } from '../lib/cpu.js'
 import { markdownTable } from '../lib/markdown.js'
-import { freePort } from '../lib/ports.js'
-import { startServerProcess, startWorker } from '../lib/processes.js'
 import { formatNumber as n } from '../lib/stats.js'
-import { ROOT, startGateway, TSX, waitForSubscribers, type MemoryReading } from './gateway-process.js'
+import { ROOT } from './gateway-process.js'
 import { createLayout, type Layout } from './layout.js'
 import { parseOptions, type Options } from './options.js'
-import { DRAIN_LIMIT_MS, measuredPhase, sender, warmUp } from './phases.js'
-import type { ConnectResult } from './protocol.js'
-import { cpuPer, deliveriesPerSecond, others, type PhaseRun } from './report.js'
-
-const TENANTS = ['acme', 'globex'] as const
-const PHASE = { warmUp: 1, s1: 2 } as const
-const HANDSHAKE_CONCURRENCY = 100
-/** How long the gateway may take to count every subscription live. */
-const SUBSCRIBE_LIMIT_MS = 600_000
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const log = (line: string) => process.stderr.write(`${line}\n`)
-
-interface Tree {
-  readonly label: 'old' | 'new'
-  readonly root: string
-  readonly revision: string
-}
-
-interface RunResult {
-  readonly tree: Tree
-  readonly index: number
-  readonly load1: number
-  readonly s1: PhaseRun
-  readonly memory: { readonly connected: MemoryReading; readonly subscribed: MemoryReading }
-  readonly streams: number
-  /** From sending the subscriptions until the gateway's `streams` counted every one. */
-  readonly subscribeMs: number
-}
-
-interface Figures {
-  readonly deliveriesPerSecond: number
-  readonly p50: number
-  readonly p99: number
-  readonly max: number
-  readonly lost: number
-  readonly duplicates: number
-  readonly cpuPer1000: number
-  readonly gatewayCores: number
-  readonly otherCores: number
-  readonly rssPerSubscriptionKb: number
-  readonly loopDelayMaxMs: number
-  readonly subscribeMs: number
-}
+import { figures, log, median, revisionOf, runS1Once, TENANTS, type Figures, type RunResult, type Tree } from './s1-once.js'
 
 function parseArgs(argv: readonly string[]): { old: string; runs: number; rest: string[] } {
   let old: string | undefined
@@ -83,100 +38,15 @@ function parseArgs(argv: readonly string[]): { old: string; runs: number; rest: 
   return { old: resolve(old), runs, rest }
 }
 
-function revisionOf(root: string): string {
-  const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
-  const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim()
-  return dirty ? `${head} with uncommitted changes in src/` : head
-}
-
-async function runOnce(tree: Tree, index: number, o: Options, layout: Layout): Promise<RunResult> {
-  const load1 = loadavg()[0]
-  const port = await freePort()
-  const mongo = await startServerProcess({
-    command: process.execPath,
-    args: [...TSX, 'src/embedded/cli.ts', '--port', String(port)],
-    cwd: ROOT,
-    readyPattern: /(mongodb:\/\/\S+)/,
-  })
-  const uri = mongo.ready[1]
-  try {
-    const writer = await startWorker({ file: join(ROOT, 'bench/fanout/writer.ts'), args: [uri], execArgv: [...TSX] })
-    try {
-      const gateway = await startGateway({ mongodbUri: uri, connections: o.connections, subscriptionBuffer: o.subscriptionBuffer, root: tree.root })
-      const clients = await startWorker({ file: join(ROOT, 'bench/fanout/clients.ts'), execArgv: [...TSX] })
-      try {
-        const tokens = await Promise.all(TENANTS.map((t) => gateway.sign(t)))
-        await sleep(1_000)
-        const url = gateway.url.replace(/^http/, 'ws')
-        await clients.request<ConnectResult>('connect', { url, layout, tokens, concurrency: HANDSHAKE_CONCURRENCY }, 180_000)
-        await sleep(2_000)
-        const connected = await gateway.memory()
-        const subscribeStart = performance.now()
-        await clients.request('subscribe')
-        const streams = await waitForSubscribers(gateway, layout.subscriptions, SUBSCRIBE_LIMIT_MS)
-        const subscribeMs = performance.now() - subscribeStart
-        log(`run ${index} (${tree.label}): ${n(layout.subscriptions)} subscriptions live after ${n(subscribeMs)} ms`)
-        await sleep(2_000)
-        const subscribed = await gateway.memory()
-        const send = sender(writer, 'paced')
-        await warmUp(layout, PHASE.warmUp, o.rate, send, clients, layout.subscriptions)
-        log(`run ${index} (${tree.label}, ${tree.revision}): S1 ${o.rate}/s for ${o.seconds} s`)
-        const s1 = await measuredPhase(layout, o, {
-          phase: PHASE.s1,
-          rate: o.rate,
-          seconds: o.seconds,
-          send,
-          receiver: clients,
-          pids: { gateway: gateway.pid, mongo: mongo.pid, writer: writer.pid, clients: clients.pid },
-          drainMs: DRAIN_LIMIT_MS,
-          metricsUrl: gateway.metricsUrl,
-        })
-        await clients.request('close', undefined, 30_000)
-        return { tree, index, load1, s1, memory: { connected, subscribed }, streams: streams.length, subscribeMs }
-      } finally {
-        await clients.stop()
-        const exit = await gateway.stop()
-        if (exit.code !== 0) log(`gateway exited with code ${exit.code}, signal ${exit.signal}\n${gateway.output().slice(-2000)}`)
-      }
-    } finally {
-      await writer.request('close', undefined, 10_000).catch(() => undefined)
-      await writer.stop()
-    }
-  } finally {
-    await mongo.stop()
-  }
-}
-
-function figures(r: RunResult, subscriptions: number): Figures {
-  const { s1 } = r
-  return {
-    deliveriesPerSecond: deliveriesPerSecond(s1),
-    p50: s1.tally.latencyMs.p50,
-    p99: s1.tally.latencyMs.p99,
-    max: s1.tally.latencyMs.max,
-    lost: s1.tally.lost,
-    duplicates: s1.tally.duplicates,
-    cpuPer1000: cpuPer(s1, 'gateway', s1.tally.received),
-    gatewayCores: s1.cpu.processCores.gateway ?? NaN,
-    otherCores: others(s1.cpu),
-    rssPerSubscriptionKb: (r.memory.subscribed.gcKb - r.memory.connected.gcKb) / subscriptions,
-    loopDelayMaxMs: s1.gateway?.loopDelayMaxMs ?? NaN,
-    subscribeMs: r.subscribeMs,
-  }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
-
 const METRICS: ReadonlyArray<{ key: keyof Figures; label: string; better: 'higher' | 'lower' }> = [
   { key: 'deliveriesPerSecond', label: 'deliveries/s', better: 'higher' },
   { key: 'p50', label: 'commit→client p50 (ms)', better: 'lower' },
   { key: 'p99', label: 'commit→client p99 (ms)', better: 'lower' },
   { key: 'cpuPer1000', label: 'gateway CPU s per 1,000 deliveries', better: 'lower' },
+  { key: 'loopDelayP99Ms', label: 'gateway event loop delay p99 (ms)', better: 'lower' },
+  { key: 'loopDelayMaxMs', label: 'gateway event loop delay max (ms)', better: 'lower' },
   { key: 'rssPerSubscriptionKb', label: 'gateway RSS per subscription (KB, after a full GC)', better: 'lower' },
+  { key: 'rssPerConnectionKb', label: 'gateway RSS per idle connection (KB, after a full GC)', better: 'lower' },
   { key: 'subscribeMs', label: 'all subscriptions live after (ms)', better: 'lower' },
   { key: 'gatewayCores', label: 'gateway cores during S1', better: 'lower' },
   { key: 'otherCores', label: 'other work on the machine during S1 (cores)', better: 'lower' },
@@ -184,7 +54,7 @@ const METRICS: ReadonlyArray<{ key: keyof Figures; label: string; better: 'highe
 
 function render(results: readonly RunResult[], o: Options, layout: Layout, meta: { command: string; before: number[]; after: number[]; trees: Tree[]; wallSeconds: number }): string {
   const rows = results.map((r) => {
-    const f = figures(r, layout.subscriptions)
+    const f = figures(r, layout)
     return [
       String(r.index),
       `${r.tree.label} (${r.tree.revision})`,
@@ -196,12 +66,12 @@ function render(results: readonly RunResult[], o: Options, layout: Layout, meta:
       n(f.rssPerSubscriptionKb),
       n(f.gatewayCores, 2),
       n(f.otherCores, 2),
-      n(f.loopDelayMaxMs),
+      `${n(f.loopDelayP99Ms)} / ${n(f.loopDelayMaxMs)}`,
       n(f.subscribeMs),
       `${n(r.s1.tally.received)} / ${n(r.s1.tally.expected)}`,
     ]
   })
-  const perTree = (label: Tree['label']) => results.filter((r) => r.tree.label === label).map((r) => figures(r, layout.subscriptions))
+  const perTree = (label: Tree['label']) => results.filter((r) => r.tree.label === label).map((r) => figures(r, layout))
   const olds = perTree('old')
   const news = perTree('new')
   const ratioRows = METRICS.map(({ key, label, better }) => {
@@ -231,7 +101,7 @@ function render(results: readonly RunResult[], o: Options, layout: Layout, meta:
         'RSS / subscription (KB)',
         'gateway cores',
         'other work (cores)',
-        'event loop delay max (ms)',
+        'event loop delay p99 / max (ms)',
         'all subscriptions live after (ms)',
         'delivered / expected',
       ],
@@ -259,8 +129,8 @@ async function main(): Promise<number> {
   const results: RunResult[] = []
   for (let i = 0; i < runs * 2; i++) {
     const tree = trees[i % 2]
-    const result = await runOnce(tree, i + 1, o, layout)
-    const f = figures(result, layout.subscriptions)
+    const result = await runS1Once(tree, i + 1, o, layout)
+    const f = figures(result, layout)
     log(
       `run ${i + 1} ${tree.label}: ${n(f.deliveriesPerSecond)} deliveries/s, p50 ${n(f.p50)} ms, p99 ${n(f.p99)} ms, lost ${f.lost}, dup ${f.duplicates}, ` +
         `${n(f.cpuPer1000)} gateway CPU s / 1,000 deliveries, ${n(f.rssPerSubscriptionKb)} KB RSS / subscription, other work ${n(f.otherCores, 2)} cores`,

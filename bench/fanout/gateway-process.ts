@@ -132,8 +132,16 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
 /** Polls `streams` until its subscriber counts add up to `count`; resolves with the last answer. */
 export async function waitForSubscribers(gateway: GatewayProcess, count: number, timeoutMs = 120_000): Promise<StreamInfo[]> {
   const started = performance.now()
+  let failures = 0
   for (;;) {
-    const streams = await gateway.streams()
+    // A busy machine sometimes resets a reused keep-alive connection ("fetch failed"): try again a few times.
+    const streams = await gateway.streams().then(
+      (s) => ((failures = 0), s),
+      (error: unknown) => {
+        if (++failures > 5) throw error
+        return []
+      },
+    )
     if (streams.reduce((sum, s) => sum + s.subscribers, 0) >= count) return streams
     if (performance.now() - started > timeoutMs) throw new Error(`subscribers after ${timeoutMs} ms: ${JSON.stringify(streams)}`)
     await sleep(250)

@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/fanout/heap-diff.ts [--connections N]`: what one subscription costs the gateway's heap, by kind of
+ * `npx tsx bench/fanout/heap-diff.ts [--connections N] [--root PATH]`: what one subscription costs the gateway's heap, by kind of
  * object. Takes a heap snapshot with N connections open (default 400, half per tenant) and another once their
  * 5 × N `orderChanged` subscriptions (the fan-out benchmark's) are live, and prints the difference per subscription,
  * grouped by V8 node type and constructor.
@@ -35,12 +35,17 @@ function byKind(text: string): Map<string, { count: number; bytes: number }> {
   return out
 }
 
-const at = process.argv.indexOf('--connections')
-const connections = at > 0 ? Number(process.argv[at + 1]) : 400
+const argValue = (flag: string) => {
+  const at = process.argv.indexOf(flag)
+  return at > 0 ? process.argv[at + 1] : undefined
+}
+const connections = Number(argValue('--connections') ?? 400)
+/** `--root PATH`: the checkout whose gateway runs (e.g. a worktree of an earlier revision); default this one. */
+const root = argValue('--root')
 const layout = createLayout({ connections, subscriptionsPerConnection: 5, tenants: ['acme', 'globex'], fanout: 10 })
 const port = await freePort()
 const mongo = await startServerProcess({ command: process.execPath, args: [...TSX, 'src/embedded/cli.ts', '--port', String(port)], cwd: ROOT, readyPattern: /(mongodb:\/\/\S+)/ })
-const gateway = await startGateway({ mongodbUri: mongo.ready[1], connections })
+const gateway = await startGateway({ mongodbUri: mongo.ready[1], connections, root })
 const clients = await startWorker({ file: `${ROOT}/bench/fanout/clients.ts`, execArgv: [...TSX] })
 try {
   const tokens = await Promise.all(layout.tenants.map((t) => gateway.sign(t)))

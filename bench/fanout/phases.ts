@@ -30,6 +30,8 @@ export const sender = (worker: Worker, type: string): Send => (request) =>
  */
 export async function warmUp(layout: Layout, phase: number, rate: number, send: Send, receiver: Worker, members: number): Promise<number> {
   const started = performance.now()
+  // Large layouts take a while per round at low rates: allow three rounds beyond the fixed limit.
+  const limitMs = 90_000 + 3 * (layout.customers / rate) * 1000
   for (let round = 0; ; round++) {
     const write = await send({ layout, phase, firstSeq: round * layout.customers, count: layout.customers, rate })
     if (write.failed) throw new Error(`warm-up: ${write.failed} writes failed`)
@@ -39,7 +41,7 @@ export async function warmUp(layout: Layout, phase: number, rate: number, send: 
     }
     const reached = await receiver.request<number>('reached', phase)
     if (reached === members && round >= 1) return round + 1
-    if (performance.now() - started > 90_000) throw new Error(`warm-up: only ${reached} of ${members} subscribers received anything`)
+    if (performance.now() - started > limitMs) throw new Error(`warm-up: only ${reached} of ${members} subscribers received anything`)
   }
 }
 

@@ -55,6 +55,8 @@ export function useSharedSubscriptionExecution(): Plugin<GraphQLContext> {
           if (!result) {
             result = execute({ ...args, rootValue: payload })
             memo.set(memoKey, result)
+            // Subscribers that read the memo once it settled take the result itself, without a promise.
+            if (result instanceof Promise) result.then((settled) => memo.set(memoKey, settled), () => undefined)
           }
           return result
         })
@@ -85,11 +87,15 @@ function mapEvents(
   map: (payload: unknown) => Promise<ExecutionResult> | ExecutionResult,
 ): AsyncGenerator<ExecutionResult, void, void> {
   const iterator = source[Symbol.asyncIterator]()
+  // No async function: a memoised result that is already settled costs one promise per delivery, not three.
+  const toStep = (step: IteratorResult<unknown>): IteratorResult<ExecutionResult, void> | Promise<IteratorResult<ExecutionResult, void>> => {
+    if (step.done) return { value: undefined, done: true }
+    const value = map(step.value)
+    return value instanceof Promise ? value.then((result) => ({ value: result, done: false })) : { value, done: false }
+  }
   const mapped: AsyncGenerator<ExecutionResult, void, void> = {
-    async next() {
-      const step = await iterator.next()
-      if (step.done) return { value: undefined, done: true }
-      return { value: await map(step.value), done: false }
+    next() {
+      return iterator.next().then(toStep)
     },
     async return() {
       await iterator.return?.()

@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { CloseCode, type Server } from 'graphql-ws'
 import { WebSocket, type WebSocketServer } from 'ws'
 import type { Logger } from '../observability/logger.js'
+import { spliceFrame } from './ws-frames.js'
 import type { SocketExtra } from './ws-protocol.js'
 
 export interface WebSocketAdapterOptions {
@@ -29,6 +31,11 @@ export interface WebSocketAdapterOptions {
   /** Called when a socket opens and when it closes (connection counts, metrics). */
   onOpen?: () => void
   onClose?: () => void
+  /**
+   * Frames all sockets together may be sent before the event loop gets a turn (I/O, timers, other work): past it,
+   * senders wait for the next turn. Bounds how long draining a large backlog holds the loop. Default 512.
+   */
+  framesPerTurn?: number
 }
 
 /**
@@ -61,14 +68,18 @@ export interface WebSocketAdapter {
 }
 
 /**
- * Binds the graphql-ws protocol core to a `ws` server. The socket's `send` resolves only once `ws` has flushed
- * the frame, so a subscription's iterator is pulled no faster than its client reads; `send` rejects on a socket
- * that is no longer open, which ends that subscription's loop, and that rejection never escapes.
+ * Binds the graphql-ws protocol core to a `ws` server. Frames are written without waiting for each one's flush:
+ * a socket is corked at its first frame of an event-loop turn and uncorked once at the end of it, so a turn's
+ * frames leave in one write. `send` makes its caller wait while the socket's buffer is over its high-water mark
+ * (until it drains), so a subscription's iterator is pulled no faster than its client reads, and once
+ * {@link WebSocketAdapterOptions.framesPerTurn} frames were sent in the turn (until the next turn). `send` rejects
+ * on a socket that is no longer open, which ends that subscription's loop, and that rejection never escapes.
  */
 export function useWebSocketAdapter(wss: WebSocketServer, server: Server<SocketExtra>, opts: WebSocketAdapterOptions): WebSocketAdapter {
   const { logger } = opts
   const keepAliveMs = opts.keepAliveMs ?? 15_000
   const settled = new Map<WebSocket, Promise<void>>()
+  const turns = createTurnBatcher(opts.framesPerTurn ?? 512)
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     opts.onOpen?.()
@@ -87,11 +98,12 @@ export function useWebSocketAdapter(wss: WebSocketServer, server: Server<SocketE
     const closed = server.opened(
       {
         protocol: socket.protocol,
-        send: (data) =>
-          new Promise<void>((resolve, reject) => {
-            if (socket.readyState !== WebSocket.OPEN) return reject(new SocketClosedError())
-            socket.send(data, (err) => (err ? reject(err) : resolve()))
-          }),
+        send: (data) => {
+          if (socket.readyState !== WebSocket.OPEN) return Promise.reject(new SocketClosedError())
+          turns.cork(request.socket)
+          socket.send(spliceFrame(data))
+          return request.socket.writableNeedDrain ? drained(request.socket) : turns.sent()
+        },
         close: (code, reason) => {
           if (socket.readyState === WebSocket.OPEN) socket.close(code, reason)
         },
@@ -131,6 +143,65 @@ export function useWebSocketAdapter(wss: WebSocketServer, server: Server<SocketE
       await new Promise<void>((resolve) => wss.close(() => resolve()))
     },
   }
+}
+
+/**
+ * Corks each socket at its first frame of an event-loop turn and uncorks them all at its end (`setImmediate`);
+ * counts the turn's frames. `sent()` is undefined while the turn has room, else a promise of the next turn.
+ */
+function createTurnBatcher(framesPerTurn: number) {
+  const corked = new Set<Duplex>()
+  let frames = 0
+  let nextTurn: Promise<void> | undefined
+  let wake: (() => void) | undefined
+  let scheduled = false
+  const flush = () => {
+    scheduled = false
+    frames = 0
+    for (const raw of corked) raw.uncork()
+    corked.clear()
+    const w = wake
+    nextTurn = wake = undefined
+    w?.()
+  }
+  const schedule = () => {
+    if (scheduled) return
+    scheduled = true
+    setImmediate(flush)
+  }
+  return {
+    cork(raw: Duplex) {
+      if (corked.has(raw)) return
+      raw.cork()
+      corked.add(raw)
+      schedule()
+    },
+    sent(): Promise<void> | undefined {
+      if (++frames < framesPerTurn) return undefined
+      schedule()
+      return (nextTurn ??= new Promise<void>((resolve) => (wake = resolve)))
+    },
+  }
+}
+
+/** Resolves once the socket's buffer drained, or it closed (the next `send` then rejects). One promise per socket. */
+const draining = new WeakMap<Duplex, Promise<void>>()
+function drained(raw: Duplex): Promise<void> {
+  if (raw.destroyed) return Promise.resolve()
+  let wait = draining.get(raw)
+  if (wait) return wait
+  wait = new Promise<void>((resolve) => {
+    const done = () => {
+      raw.off('drain', done)
+      raw.off('close', done)
+      draining.delete(raw)
+      resolve()
+    }
+    raw.on('drain', done)
+    raw.on('close', done)
+  })
+  draining.set(raw, wait)
+  return wait
 }
 
 class SocketClosedError extends Error {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { getOperationAST, GraphQLError, OperationTypeNode, type ExecutionArgs, type ExecutionResult } from 'graphql'
+import { getOperationAST, GraphQLError, OperationTypeNode, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult } from 'graphql'
 import { makeServer, MessageType, stringifyMessage, type Context, type OperationResult, type Server } from 'graphql-ws'
 import type { WebSocket } from 'ws'
 import { ErrorCode, slowConsumer, subscriptionLimit } from '../errors.js'
@@ -8,6 +8,7 @@ import type { Metrics } from '../observability/metrics.js'
 import type { AuthContext, Authenticator } from './auth.js'
 import { createKeyedLimit, createTokenBucket, type Release, type TokenBucket } from './limits.js'
 import { codeOf, maskError, toClientJSON } from './masking.js'
+import { preparePayload } from './ws-frames.js'
 import type { GatewayYoga } from './yoga.js'
 
 /** Per-socket state the adapter creates and the protocol fills in. */
@@ -163,7 +164,9 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
 
     onNext(ctx, _id, _payload, _args, result: ExecutionResult) {
       // On a closed socket the send fails anyway: nothing to format or count.
-      if (!result.errors?.length || ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return
+      if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return
+      // An error-free result shared by many subscriptions is serialized once (ws-frames.ts).
+      if (!result.errors?.length) return preparePayload(result) as FormattedExecutionResult | undefined
       return { ...result, errors: formatErrors(result.errors) }
     },
 
@@ -178,9 +181,11 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
     },
   })
 
+  /** The operation's pipeline, once: graphql-ws holds `args` for as long as a subscription runs, the pipeline need not stay. */
   function runWith(args: ExecutionArgs): Enveloped {
     const run = enveloped.get(args)
     if (!run) throw new Error('operation was not prepared by onSubscribe')
+    enveloped.delete(args)
     return run
   }
 
