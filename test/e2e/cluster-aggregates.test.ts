@@ -283,6 +283,14 @@ describe('live aggregates across a cluster', () => {
       expect(survivors, subscriber.label).toContain(subscriber.current.nodeId)
       expectSameGroups(last.groups, expectedGroups(subscriber.case, finalDocs, new Date()), `${subscriber.label}, final, on ${subscriber.current.nodeId}`)
     }
+    // The windowed dashboards followed to the end too: they last reflect the same change as the all-time one of
+    // their tenant with the same conditions, on the same node.
+    for (const subscriber of subscribers.filter((s) => s.case.window)) {
+      const sameTenant = allTime.find((s) => s.current.nodeId === subscriber.current.nodeId && s.case.tenant === subscriber.case.tenant && !s.case.where)!
+      const windowedAt = cursorPosition(subscriber.current.values.events.at(-1)!.cursor)
+      const allTimeAt = cursorPosition(sameTenant.current.values.events.at(-1)!.cursor)
+      expect(comparePositions(windowedAt, allTimeAt), `${subscriber.label} against ${sameTenant.label}`).toBe(0)
+    }
     expect(orphans.length).toBe(CASES.length)
     expect(writes - seed.length, 'changes in the burst').toBeGreaterThanOrEqual(MIN_CHANGES)
     expect(checked).toBeGreaterThan(100)
