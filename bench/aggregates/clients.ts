@@ -37,6 +37,7 @@ let bytes = 0
 let values = 0
 let dropped = 0
 let lastAt = 0
+let maxCommit = Number.NaN
 let ended: Record<string, number> = {}
 let commits: number[] = []
 let receivedAt: number[] = []
@@ -65,6 +66,7 @@ function onMessage(socket: WebSocket, data: WebSocket.RawData): void {
       const commit = cursorCommit(cursor)
       if (Number.isNaN(commit) || commit === lastCommit[member]) return
       lastCommit[member] = commit
+      if (!(commit <= maxCommit)) maxCommit = commit
       commits.push(commit)
       receivedAt.push(now)
       return
@@ -149,7 +151,7 @@ function subscribe(): number {
 function counts(): ReceiverCounts {
   let n = 0
   for (const r of reached) n += r
-  return { messages, bytes, values, reached: n, ended: { ...ended }, dropped, lastAt }
+  return { messages, bytes, values, reached: n, ended: { ...ended }, dropped, lastAt, maxCommit }
 }
 
 /** Starts a measured phase: counters and samples from zero. */

@@ -55,7 +55,15 @@ function count({ from, to }: { from: number; to: number }): number {
   return n
 }
 
+/** The latest commit (see `commitKey`) with a wall time in [from, to]; NaN for none. */
+function last({ from, to }: { from: number; to: number }): number {
+  let latest = Number.NaN
+  for (const [key, wall] of wallTimes) if (wall >= from && wall <= to && !(key <= latest)) latest = key
+  return latest
+}
+
 serveWorker({
+  last,
   start,
   lookup,
   count,

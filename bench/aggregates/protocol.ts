@@ -27,6 +27,8 @@ export interface ReceiverCounts {
   readonly dropped: number
   /** Epoch ms of the last message. */
   readonly lastAt: number
+  /** The latest commit (see `cursorCommit`) any value or event stood for; NaN before any. */
+  readonly maxCommit: number
 }
 
 export interface PhaseSamples extends ReceiverCounts {

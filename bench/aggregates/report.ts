@@ -28,6 +28,8 @@ export interface RunResult {
   readonly rssKb: number
   readonly rssAfterGcKb: number
   readonly clientTotals: number
+  /** From the last write until the last measured commit had arrived and all was quiet; NaN: not within the limit. */
+  readonly drainSeconds: number
 }
 
 export interface Context {
@@ -71,8 +73,10 @@ const ROWS: readonly Row[] = [
 const DETAIL_ROWS: readonly Row[] = [
   { label: 'latency samples', value: (r) => r.latencyMs.count },
   { label: 'samples without a driver commit', value: (r) => r.unmatched },
+  { label: 'samples of commits outside the measured writes', value: (r) => r.outside },
   { label: 'commits seen by the driver stream', value: (r) => r.commits },
   { label: 'measured phase (s, writes and drain)', value: (r) => r.cpu.wallSeconds },
+  { label: 'drain after the last write (s; NaN: gave up at 60 s)', value: (r) => r.drainSeconds },
   { label: 'gateway cores (average)', value: (r) => r.cpu.processCores.gateway },
   { label: 'client cores (average)', value: (r) => r.cpu.processCores.clients },
   { label: 'MongoDB (embedded) cores', value: (r) => r.cpu.processCores.mongo },
@@ -127,7 +131,8 @@ export function renderReport(runs: readonly RunResult[], o: Options, layout: Lay
     'Commit→emission: receipt time minus the `wallTime` of the commit the value\'s cursor stands for (one sample per subscriber',
     'and commit: a value repeated on a window tick is not a sample; aggregates values carry the last commit they reflect, so',
     'the throttle\'s wait is part of it). For the baseline, the event\'s commit→receipt. Only commits of the measured writes count.',
-    'CPU: /proc utime + stime over the measured phase (writes, then until no message came for 1 s). Bytes: WebSocket payloads.',
+    'CPU: /proc utime + stime over the measured phase (writes, then until the last measured commit arrived and no message came',
+    'for 1 s). Bytes: WebSocket payloads.',
     '',
     markdownTable(header, rows(ROWS, true)),
     '',

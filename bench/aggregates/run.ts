@@ -28,9 +28,12 @@ import type { PhaseSamples, ReceiverCounts } from './protocol.js'
 import { renderReport, type RunResult } from './report.js'
 import type { MixedRequest, MixedResult } from './writer.js'
 
-/** After the last write, the phase ends once no message came for this long (or after DRAIN_LIMIT_MS). */
+/**
+ * After the last write, the phase ends once a receiver got the last measured commit and then no message came for
+ * QUIET_MS, or after DRAIN_LIMIT_MS.
+ */
 const QUIET_MS = 1_000
-const DRAIN_LIMIT_MS = 30_000
+const DRAIN_LIMIT_MS = 60_000
 const WRITE_OVERRUN_MS = 2_000
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -89,11 +92,14 @@ async function runOne(s: Shared, name: RunName): Promise<{ result: RunResult; ga
     log(`${name}: ${o.rate} writes/s for ${o.seconds} s`)
     const written = await write(s, o.seconds, WRITE_OVERRUN_MS)
     const drainStart = performance.now()
+    const lastCommit = await s.clock.request<number>('last', { from: written.startedAt, to: written.endedAt })
+    let drained = false
     await waitUntil(
       'drain',
       async () => {
         const c = await clients.request<ReceiverCounts>('counts')
-        return Date.now() - Math.max(c.lastAt, written.endedAt) >= QUIET_MS || performance.now() - drainStart > DRAIN_LIMIT_MS
+        drained = c.maxCommit >= lastCommit && Date.now() - Math.max(c.lastAt, written.endedAt) >= QUIET_MS
+        return drained || performance.now() - drainStart > DRAIN_LIMIT_MS
       },
       DRAIN_LIMIT_MS + 5_000,
     )
@@ -131,10 +137,11 @@ async function runOne(s: Shared, name: RunName): Promise<{ result: RunResult; ga
       rssKb: rawRss,
       rssAfterGcKb: memory.gcKb,
       clientTotals: samples.clientTotals,
+      drainSeconds: drained ? (performance.now() - drainStart) / 1000 : Number.NaN,
     }
     log(
       `${name}: ${written.changes} writes, gateway ${result.cpuSeconds.gateway.toFixed(2)} s CPU, ${samples.messages} messages, ` +
-        `p99 ${result.latencyMs.p99} ms, ended ${JSON.stringify(samples.ended)}`,
+        `${result.latencyMs.count} samples (${outside} outside the writes, ${unmatched} unmatched), p99 ${result.latencyMs.p99} ms, ended ${JSON.stringify(samples.ended)}`,
     )
     await clients.request('close', undefined, 30_000)
     return { result, gatewayCommand: gateway.command }
