@@ -19,6 +19,8 @@ export interface Options {
   readonly seedDocuments: number
   readonly runs: readonly RunName[]
   readonly quick: boolean
+  /** Runs each gateway under `node --cpu-prof` and writes its hottest functions to .bench-out/. */
+  readonly profile: boolean
 }
 
 const DEFAULTS: Options = {
@@ -32,11 +34,12 @@ const DEFAULTS: Options = {
   seedDocuments: 5_000,
   runs: RUNS,
   quick: false,
+  profile: false,
 }
 
 const QUICK: Partial<Options> = { seconds: 8, warmUpSeconds: 2, seedDocuments: 1_000 }
 
-export const USAGE = `usage: npm run bench:aggregates -- [--quick] [--runs ${RUNS.join(',')}] [--rate R] [--seconds S]
+export const USAGE = `usage: npm run bench:aggregates -- [--quick] [--profile] [--runs ${RUNS.join(',')}] [--rate R] [--seconds S]
   [--warm-up-seconds S] [--combinations N] [--subscribers-per-combination N] [--subscriptions-per-connection N]
   [--regions N] [--seed-documents N]`
 
@@ -58,6 +61,9 @@ export function parseOptions(argv: readonly string[]): Options {
     const int = (min = 1) => nonNegativeInteger(flag, value(), min)
     switch (flag) {
       case '--quick':
+        break
+      case '--profile':
+        out.profile = true
         break
       case '--rate':
         out.rate = int()
@@ -98,4 +104,4 @@ export function parseOptions(argv: readonly string[]): Options {
 }
 
 /** A run with the specified values and every run: the one whose report is kept in bench/results. */
-export const isFullRun = (o: Options, argv: readonly string[]) => argv.length === 0 && !o.quick
+export const isFullRun = (o: Options, argv: readonly string[]) => argv.length === 0 && !o.quick && !o.profile

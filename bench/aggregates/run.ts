@@ -15,13 +15,15 @@
  * runs write .bench-out/aggregates.md.
  */
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { measureCpu } from '../lib/cpu.js'
+import { summarizeCpuProfile } from '../lib/cpu-profile.js'
 import { freePort } from '../lib/ports.js'
 import { startServerProcess, startWorker, type Worker } from '../lib/processes.js'
 import { createSamples } from '../lib/stats.js'
 import { ROOT, rssKb, startGateway, TSX, waitForSubscribers } from '../fanout/gateway-process.js'
+import { renderProfile } from '../fanout/report.js'
 import { createLayout, TENANTS, type Layout } from './layout.js'
 import { isFullRun, parseOptions, type Options, type RunName } from './options.js'
 import type { PhaseSamples, ReceiverCounts } from './protocol.js'
@@ -64,7 +66,8 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs:
 async function runOne(s: Shared, name: RunName): Promise<{ result: RunResult; gatewayCommand: string }> {
   const { o, layout } = s
   const mode = name === 'baseline' ? 'baseline' : 'aggregates'
-  const gateway = await startGateway({ mongodbUri: s.uri, connections: layout.connections })
+  const profileDir = o.profile ? join(ROOT, '.bench-out', `aggregates-profile-${name}-${Date.now()}`) : undefined
+  const gateway = await startGateway({ mongodbUri: s.uri, connections: layout.connections, profileDir })
   log(`${name}: gateway pid ${gateway.pid} at ${gateway.url}`)
   const clients = await startWorker({ file: join(ROOT, 'bench/aggregates/clients.ts'), execArgv: [...TSX] })
   try {
@@ -149,7 +152,20 @@ async function runOne(s: Shared, name: RunName): Promise<{ result: RunResult; ga
     await clients.stop()
     const exit = await gateway.stop()
     if (exit.code !== 0) log(`gateway exited with code ${exit.code}, signal ${exit.signal}\n${gateway.output().slice(-2000)}`)
+    if (profileDir) writeProfile(profileDir, name)
   }
+}
+
+/** The gateway's hottest functions over its whole life (subscribing and warm-up included). */
+function writeProfile(dir: string, name: RunName): void {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
+  if (!file) {
+    log(`${name}: no CPU profile in ${dir}`)
+    return
+  }
+  const path = join(ROOT, '.bench-out', `aggregates-profile-${name}.md`)
+  writeFileSync(path, `${renderProfile(summarizeCpuProfile(join(dir, file), { root: ROOT, top: 30 }), join(dir, file))}\n`)
+  log(`${name}: gateway CPU profile summary in ${path}`)
 }
 
 function revision(): string {
