@@ -14,6 +14,34 @@ const ordersRow = (page: Page) =>
     return { state: row.children[2].textContent, subscribers: Number(row.children[5].textContent), owner: row.children[3].textContent }
   })
 
+/** A value of the demo's `orderAggregate` as the chart asks for it. */
+interface OrderAggregateValue {
+  asOf: string
+  groups: Array<{ key: { status: string | null }; count: number; sum: { totalAmount: number | null } }>
+}
+
+const CHART_QUERY =
+  'subscription { orderAggregate(groupBy: [STATUS], window: { size: 300, slide: 10 }, throttleMs: 0) { asOf groups { key { status } count sum { totalAmount } } } }'
+
+/** What the chart shows per group: its label, the count next to its bar, and the sum. */
+const chartGroups = (page: Page) =>
+  page.$$eval('#aggregate-chart .aggregate-group', (rows) =>
+    Object.fromEntries(
+      rows.map((g) => [
+        g.querySelector('.aggregate-label')?.textContent ?? '',
+        { count: Number(g.querySelector('.aggregate-count')?.textContent), sum: g.querySelector('.aggregate-sum')?.textContent ?? '' },
+      ]),
+    ),
+  )
+
+/** The same, from an `orderAggregate` value: sums shown to two decimals. */
+const expectedChart = (value: OrderAggregateValue) =>
+  Object.fromEntries(
+    value.groups.map((g) => [g.key.status ?? '(none)', { count: g.count, sum: `sum ${Math.round((g.sum.totalAmount ?? 0) * 100) / 100}` }]),
+  )
+
+const countOf = (value: OrderAggregateValue | undefined, status: string) => value?.groups.find((g) => g.key.status === status)?.count ?? 0
+
 async function openConsole(page: Page, origin: string, token: string) {
   await page.goto(`${origin}/console`, { waitUntil: 'load' })
   await page.$eval('#token', (input, value) => ((input as HTMLInputElement).value = value), token)
@@ -96,6 +124,47 @@ describe('the live console in headless Chromium', () => {
     expect(requests.filter((url) => !isLocalRequest(url))).toEqual([])
     await page.close()
   }
+
+  it("charts the first model's live aggregate: the groups and counts orderAggregate returns, and their change after a write", async () => {
+    const orders = gw.mongo.db.collection('orders')
+    const order = (status: string, totalAmount: number) => ({ tenantId: 'acme', customerId: new ObjectId(), status, totalAmount, region: 'eu-west', items: [] })
+    await orders.insertMany([order('pending', 10), order('pending', 20.5), order('shipped', 99.99), { ...order('confirmed', 5), tenantId: 'globex' }])
+
+    const { page, requests } = await browser.newPage()
+    const client = wsClient(gw.wsUrl, await gw.token('acme'))
+    const values = collect<OrderAggregateValue>(client, CHART_QUERY)
+    try {
+      await openConsole(page, origin, await gw.token('acme', 'admin'))
+      await waitForText(page, '#aggregate-status', 'live')
+      // Derived from the schema: the first model, its first groupable field, its first numeric field.
+      expect(await page.$eval('#aggregate-title', (el) => el.textContent)).toBe(
+        'orderAggregate by status: count and sum of totalAmount, 300 s window sliding every 10 s',
+      )
+      await values.waitFor(1)
+      await expect.poll(() => chartGroups(page), { timeout: 10_000 }).toEqual(expectedChart(values.events.at(-1)!))
+      expect(Object.keys(await chartGroups(page))).toEqual(expect.arrayContaining(['PENDING', 'SHIPPED']))
+
+      // The window shown is the value's: 300 s, ending after its asOf.
+      const title = await page.$eval('#aggregate-window', (el) => el.getAttribute('title') ?? '')
+      const [, asOf, start, end] = /^asOf (\S+), window \[(\S+), (\S+)\)$/.exec(title) ?? []
+      expect(Date.parse(end) - Date.parse(start)).toBe(300_000)
+      expect(Date.parse(asOf)).toBeGreaterThanOrEqual(Date.parse(start))
+      expect(Date.parse(asOf)).toBeLessThan(Date.parse(end))
+      expect(await page.$eval('#aggregate-window', (el) => el.textContent)).toMatch(/^as of .+, window .+ – .+$/)
+
+      const pendingBefore = countOf(values.events.at(-1), 'PENDING')
+      await orders.insertOne(order('pending', 40.25))
+      await expect.poll(() => countOf(values.events.at(-1), 'PENDING'), { timeout: 10_000 }).toBe(pendingBefore + 1)
+      await expect.poll(() => chartGroups(page), { timeout: 10_000 }).toEqual(expectedChart(values.events.at(-1)!))
+      expect((await chartGroups(page)).PENDING.count).toBe(pendingBefore + 1)
+      expect(values.errors).toEqual([])
+      expect(requests.filter((url) => !isLocalRequest(url))).toEqual([])
+    } finally {
+      values.dispose()
+      await client.dispose()
+      await page.close()
+    }
+  })
 
   it('shows a clear refusal to a token without scope admin', async () => {
     const { page } = await browser.newPage()
