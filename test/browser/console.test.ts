@@ -78,6 +78,8 @@ describe('the live console in headless Chromium', () => {
     await page.waitForSelector('#dashboard:not([hidden])')
     await waitForText(page, '#nodes tbody', 'test-node')
 
+    // The live chart's aggregate follows the orders stream too: counted before the tail and the client join.
+    await waitForText(page, '#aggregate-status', 'live')
     // The live tail subscribes to orderChanged: the orders stream starts, with the tail as its subscriber.
     await page.click('#tail-start')
     await page.waitForFunction(() => document.querySelector('#tail-status')?.textContent === 'live')
