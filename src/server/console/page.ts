@@ -1,16 +1,20 @@
+import type { ConsoleChartSpec } from './chart-spec.js'
 import { GRAPHQL_WS_PATH } from './paths.js'
 
 const escapeAttribute = (value: string) =>
   value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c)
 
 /**
- * The console's HTML. No inline script (the page's CSP forbids it): the dev admin token, when there is one,
- * travels in a `<meta>` element that console.js reads.
+ * The console's HTML. No inline script (the page's CSP forbids it): the dev admin token, the example
+ * subscription and the live chart's subscription (`consoleChartOf`), when given, travel in `<meta>`
+ * elements that console.js reads. Without `chart`, console.js finds the chart's subscription by introspection,
+ * which production mode refuses.
  */
-export function renderConsolePage(devToken?: string, exampleSubscription?: string): string {
+export function renderConsolePage(devToken?: string, exampleSubscription?: string, chart?: ConsoleChartSpec): string {
   const token =
     (devToken ? `\n    <meta name="changegate-dev-token" content="${escapeAttribute(devToken)}" />` : '') +
-    (exampleSubscription ? `\n    <meta name="changegate-example" content="${escapeAttribute(exampleSubscription)}" />` : '')
+    (exampleSubscription ? `\n    <meta name="changegate-example" content="${escapeAttribute(exampleSubscription)}" />` : '') +
+    (chart ? `\n    <meta name="changegate-chart" content="${escapeAttribute(JSON.stringify(chart))}" />` : '')
   return `<!doctype html>
 <html lang="en">
   <head>
@@ -50,6 +54,11 @@ export function renderConsolePage(devToken?: string, exampleSubscription?: strin
           <thead><tr><th>code</th><th>since start</th><th>last minute</th></tr></thead>
           <tbody></tbody>
         </table>
+      </section>
+      <section id="aggregate">
+        <h2>Live aggregate <small id="aggregate-title"></small></h2>
+        <div class="row"><span id="aggregate-window"></span><span id="aggregate-status"></span></div>
+        <svg id="aggregate-chart" xmlns="http://www.w3.org/2000/svg" width="100%" height="24" role="img" aria-label="Live aggregate, one bar per group"></svg>
       </section>
       <div class="columns">
         <section>
@@ -98,4 +107,9 @@ textarea { width: 100%; box-sizing: border-box; }
 #tail li { white-space: pre-wrap; word-break: break-all; border-bottom: 1px solid #eef0f3; }
 .refusal { margin: 1rem; padding: 1rem; background: #fef2f2; border: 1px solid #fca5a5; color: #991b1b; border-radius: 6px; font-weight: 600; }
 canvas { vertical-align: middle; }
+#aggregate-chart { display: block; max-width: 760px; }
+#aggregate-status { margin-left: auto; opacity: .7; }
+.aggregate-bar { fill: #60a5fa; }
+.aggregate-label, .aggregate-count, .aggregate-sum, .aggregate-empty { font-size: 12px; fill: #1f2430; }
+.aggregate-sum { font-family: ui-monospace, monospace; }
 `

@@ -1,7 +1,10 @@
+import { CHART_SCRIPT } from './chart-script.js'
+
 /**
  * The console's browser script, served as /console/console.js. It uses only the gateway's public GraphQL API:
  * it polls `streams` and `gatewayNodes` while the page is open and visible, runs `explainSubscription`, and
- * tails changes with a graphql-ws subscription (graphql-ws's browser build is loaded by the page).
+ * tails changes and draws a live aggregate ({@link CHART_SCRIPT}) with graphql-ws subscriptions on one WebSocket
+ * client (graphql-ws's browser build is loaded by the page).
  * Plain ES5-style script: no template literals, so it can live in this TypeScript string.
  */
 export const CONSOLE_SCRIPT = `(function () {
@@ -20,6 +23,7 @@ export const CONSOLE_SCRIPT = `(function () {
   var pollTimer = null
   var samples = {}
   var tail = null
+  var ws = null
 
   $('token').value = token
   var example = document.querySelector('meta[name="changegate-example"]')
@@ -45,6 +49,21 @@ export const CONSOLE_SCRIPT = `(function () {
     })
   }
 
+  // One WebSocket client for the tail and the chart; lazy, so it closes when neither subscribes.
+  function socket() {
+    if (ws) return ws
+    var url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/graphql'
+    var client = graphqlWs.createClient({ url: url, retryAttempts: 0, connectionParams: { authorization: 'Bearer ' + token } })
+    client.on('closed', function () { if (ws === client) ws = null })
+    ws = client
+    return client
+  }
+
+  function closeSocket() {
+    if (ws) ws.dispose()
+    ws = null
+  }
+
   function refusal(message) {
     var error = new Error(message)
     error.refusal = true
@@ -52,6 +71,7 @@ export const CONSOLE_SCRIPT = `(function () {
   }
 
   function showRefusal(message) {
+    stopChart()
     $('refusal').textContent = message
     $('refusal').hidden = false
     $('dashboard').hidden = true
@@ -181,6 +201,7 @@ export const CONSOLE_SCRIPT = `(function () {
     graphql(STATUS_QUERY).then(function (data) {
       $('refusal').hidden = true
       $('dashboard').hidden = false
+      if (!chartRun) startChart()
       renderStreams(data.streams)
       renderNodes(data.gatewayNodes)
       pollErrors()
@@ -199,7 +220,7 @@ export const CONSOLE_SCRIPT = `(function () {
   }
 
   function stopTail(message) {
-    if (tail) tail.dispose()
+    if (tail) tail.stop()
     tail = null
     $('tail-start').disabled = false
     $('tail-stop').disabled = true
@@ -208,13 +229,13 @@ export const CONSOLE_SCRIPT = `(function () {
 
   function startTail() {
     stopTail('connecting')
-    var url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/graphql'
-    tail = graphqlWs.createClient({ url: url, retryAttempts: 0, connectionParams: { authorization: 'Bearer ' + token } })
     $('tail-start').disabled = true
     $('tail-stop').disabled = false
-    var client = tail
-    tail.subscribe({ query: $('tail-query').value }, {
+    var run = {}
+    tail = run
+    run.stop = socket().subscribe({ query: $('tail-query').value }, {
       next: function (result) {
+        if (tail !== run) return
         $('tail-status').textContent = 'live'
         var li = document.createElement('li')
         li.textContent = new Date().toLocaleTimeString() + ' ' + JSON.stringify(result.errors ? { errors: result.errors } : result.data)
@@ -224,15 +245,16 @@ export const CONSOLE_SCRIPT = `(function () {
         while (list.children.length > 200) list.removeChild(list.lastChild)
       },
       error: function (error) {
-        if (tail !== client) return
+        if (tail !== run) return
         var first = Array.isArray(error) ? error[0] : null
         stopTail('ended: ' + (first ? first.message : (error && error.reason) || 'connection closed'))
       },
-      complete: function () { if (tail === client) stopTail('completed') }
+      complete: function () { if (tail === run) stopTail('completed') }
     })
-    setTimeout(function () { if (tail === client && $('tail-status').textContent === 'connecting') $('tail-status').textContent = 'live' }, 500)
+    setTimeout(function () { if (tail === run && $('tail-status').textContent === 'connecting') $('tail-status').textContent = 'live' }, 500)
   }
 
+${CHART_SCRIPT}
   $('tail-start').addEventListener('click', startTail)
   $('tail-stop').addEventListener('click', function () { stopTail() })
   $('tail-filter').addEventListener('input', function () { Array.prototype.forEach.call($('tail').children, applyFilter) })
@@ -249,6 +271,8 @@ export const CONSOLE_SCRIPT = `(function () {
     token = $('token').value.trim().replace(/^Bearer +/i, '')
     sessionStorage.setItem('changegate.console.token', token)
     samples = {}
+    stopChart()
+    closeSocket()
     if (tail) startTail()
     poll()
   })
