@@ -99,6 +99,7 @@ export function createAggregateRegistry(options: AggregateRegistryOptions): Aggr
     const history = await openCatchUp({
       mongoCollection: options.db.collection(filter.collection),
       collection: filter.collection,
+      filter,
       pipeline: filter.pipeline,
       evaluate: createFilterEvaluator(filter),
       parse: (collection, raw) => parseStreamEvent(collection, raw, filter.tenantField),
