@@ -11,6 +11,7 @@ import type { Position } from './mongo/position.js'
 import { createLogger, type Logger } from './observability/logger.js'
 import { createMetrics } from './observability/metrics.js'
 import { exampleSubscription } from './schema/example.js'
+import { consoleChartOf } from './server/console/chart-spec.js'
 import { buildSchema } from './schema/index.js'
 import { useSharedSubscriptionExecution } from './schema/shared-execution.js'
 import type { Plugin } from 'graphql-yoga'
@@ -169,6 +170,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       devToken: devTokens && !config.production ? devTokens.admin : undefined,
       // The demo opens on the README's subscription; a team's own models on their first one.
       exampleSubscription: options.models ? exampleSubscription(models.models[0]) : undefined,
+      consoleChart: consoleChartOf(models.models[0]),
     })
     const listening = await gateway.listen()
     address = listening.url

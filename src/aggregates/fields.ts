@@ -63,3 +63,6 @@ export function aggregateFieldsOf(model: Model): AggregateFields {
   }
   return { groupable, numeric, time }
 }
+
+/** The model's aggregate subscription field: `Order` → `orderAggregate`. */
+export const aggregateSubscriptionName = (model: Model): string => `${model.names.single}Aggregate`

@@ -1,3 +1,4 @@
+import type { ConsoleChartSpec } from './console/chart-spec.js'
 import type { Plugin } from 'graphql-yoga'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -71,6 +72,8 @@ export interface GatewayServerOptions {
    * `orderChanged` subscription of the demo.
    */
   exampleSubscription?: string
+  /** The console's live chart. */
+  consoleChart?: ConsoleChartSpec
   /** WebSocket ping interval. Default 15 000 ms. */
   keepAliveMs?: number
   /**
@@ -138,7 +141,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   const socketsPerAddress = createKeyedLimit(config.maxConnectionsPerIp)
   const eventStreams = createEventStreamLimit({ perAddress: config.maxEventStreamsPerIp, perTenant: config.maxEventStreamsPerTenant })
   const routes = createOperationalRoutes({ readiness: options.readiness, metrics, logger })
-  const pages = createStaticRoutes({ console: config.console, examples: !config.production, devToken: options.devToken, exampleSubscription: options.exampleSubscription })
+  const pages = createStaticRoutes({ console: config.console, examples: !config.production, devToken: options.devToken, exampleSubscription: options.exampleSubscription, chart: options.consoleChart })
 
   // GraphiQL's page itself (a browser navigation) needs no token; yoga renders it for exactly these requests.
   const isGraphiQLPage = (req: IncomingMessage) =>

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { ConsoleChartSpec } from './console/chart-spec.js'
 import { CONSOLE_CSS, renderConsolePage } from './console/page.js'
 import { GRAPHQL_WS_PATH } from './console/paths.js'
 import { CONSOLE_SCRIPT } from './console/script.js'
@@ -18,6 +19,8 @@ export interface StaticRoutesOptions {
   devToken?: string
   /** The console's live tail and explain panel open on this subscription (default: the demo's). */
   exampleSubscription?: string
+  /** The console's live chart; absent: the page finds it by introspection (refused in production). */
+  chart?: ConsoleChartSpec
 }
 
 export interface StaticRoutes {
@@ -47,7 +50,7 @@ export function createStaticRoutes(opts: StaticRoutesOptions): StaticRoutes {
     assets.set(GRAPHQL_WS_PATH, { type: TYPES.js, body: once(() => readFile(umd)) })
   }
   if (opts.console) {
-    const page = renderConsolePage(opts.devToken, opts.exampleSubscription)
+    const page = renderConsolePage(opts.devToken, opts.exampleSubscription, opts.chart)
     assets.set('/console', { type: TYPES.html, body: async () => page })
     assets.set('/console/console.js', { type: TYPES.js, body: async () => CONSOLE_SCRIPT })
     assets.set('/console/console.css', { type: TYPES.css, body: async () => CONSOLE_CSS })

@@ -1,4 +1,4 @@
-import { aggregateFieldsOf, type AggregateField } from '../../aggregates/fields.js'
+import { aggregateFieldsOf, aggregateSubscriptionName, type AggregateField } from '../../aggregates/fields.js'
 import type { AggregateSnapshot } from '../../aggregates/live-aggregate.js'
 import { compileAggregate, DEFAULT_THROTTLE_MS, MAX_THROTTLE_MS, throttleOf, type AggregateArguments } from '../../aggregates/request.js'
 import type { GroupValue } from '../../aggregates/state.js'
@@ -135,7 +135,7 @@ function addAggregate(builder: Builder, model: Model, types: ModelTypes, inputs:
     }),
   })
 
-  const name = `${model.names.single}Aggregate`
+  const name = aggregateSubscriptionName(model)
   builder.subscriptionField(name, (t) =>
     t.field({
       type: AggregateRef,

@@ -1,4 +1,4 @@
-import { aggregateFieldsOf } from '../../aggregates/fields.js'
+import { aggregateFieldsOf, aggregateSubscriptionName } from '../../aggregates/fields.js'
 import type { Model } from '../../models/index.js'
 
 /** What the console's live chart subscribes to; the page carries it as JSON for console.js. */
@@ -21,7 +21,7 @@ export function consoleChartOf(model: Model): ConsoleChartSpec {
   const fields = aggregateFieldsOf(model)
   const group = fields.groupable[0]
   return {
-    subscription: `${model.names.single}Aggregate`,
+    subscription: aggregateSubscriptionName(model),
     ...(group ? { groupBy: { enumValue: group.enumValue, keyField: group.name } } : {}),
     ...(fields.numeric[0] ? { sumField: fields.numeric[0].name } : {}),
     window: CONSOLE_CHART_WINDOW,
