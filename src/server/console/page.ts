@@ -58,7 +58,7 @@ export function renderConsolePage(devToken?: string, exampleSubscription?: strin
       <section id="aggregate">
         <h2>Live aggregate <small id="aggregate-title"></small></h2>
         <div class="row"><span id="aggregate-window"></span><span id="aggregate-status"></span></div>
-        <svg id="aggregate-chart" xmlns="http://www.w3.org/2000/svg" width="100%" height="24" role="img" aria-label="Live aggregate, one bar per group"></svg>
+        <svg id="aggregate-chart" width="100%" height="24" role="img" aria-label="Live aggregate, one bar per group"></svg>
       </section>
       <div class="columns">
         <section>
