@@ -11,7 +11,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql'
 import type { Delivery } from '../streams/stream-event.js'
-import type { QueueItem } from '../streams/subscriber-queue.js'
+import type { QueueItem, SubscriberQueue } from '../streams/subscriber-queue.js'
 import type { GraphQLContext } from './context.js'
 
 /**
@@ -33,36 +33,77 @@ export function useSharedSubscriptionExecution(): Plugin<GraphQLContext> {
           key = shareKey(args.document, args.operationName)
           keys.set(args.document, key)
         }
+        const context = args.contextValue as GraphQLContext
+        const shared = key === null ? undefined : sharedResults(args, key)
+        const delivered = (item: QueueItem<unknown>) => {
+          if (!item.error && (item.value as Partial<Delivery>).event) context.services.onDelivered(item.value as Delivery)
+        }
+        if (shared && isDirectQueue(source)) directSources.set(context, { queue: source, result: shared, delivered })
         return mapEvents(source, (payload) => {
-          const item = payload as QueueItem<Delivery>
-          const context = args.contextValue as GraphQLContext
-          if (item.error || !key) return execute({ ...args, rootValue: payload })
-          // A change delivery shares on its event (per tenant and transition); a live aggregate's value on itself.
-          const shared = item.value as Partial<Delivery> & { memo?: Map<string, unknown> }
-          let memo: Map<string, unknown>
-          let memoKey: string
-          if (shared.event) {
-            context.services.onDelivered(item.value)
-            memo = shared.event.memo
-            memoKey = `exec|${shared.tenant}|${shared.transition}|${key}`
-          } else if (shared.memo instanceof Map) {
-            memo = shared.memo
-            memoKey = `exec|${key}`
-          } else {
-            return execute({ ...args, rootValue: payload })
-          }
-          let result = memo.get(memoKey) as Promise<ExecutionResult> | ExecutionResult | undefined
-          if (!result) {
-            result = execute({ ...args, rootValue: payload })
-            memo.set(memoKey, result)
-            // Subscribers that read the memo once it settled take the result itself, without a promise.
-            if (result instanceof Promise) result.then((settled) => memo.set(memoKey, settled), () => undefined)
-          }
+          const item = payload as QueueItem<unknown>
+          const result = shared?.(item)
+          if (!result) return execute({ ...args, rootValue: payload })
+          delivered(item)
           return result
         })
       })
     },
   }
+}
+
+/**
+ * A subscription whose items a transport may take straight from its queue, without the per-subscription iterator
+ * chain (src/server/ws-direct.ts): what the chain would do for an error-free shared result, done synchronously.
+ */
+export interface DirectSource {
+  readonly queue: Pick<SubscriberQueue<unknown>, 'peek' | 'shift' | 'onReady' | 'closed'>
+  /** The item's shared result, settled or pending; undefined when the item is not shared (errors are not). */
+  result(item: QueueItem<unknown>): ExecutionResult | Promise<ExecutionResult> | undefined
+  /** Accounts for an item taken from the queue and sent. */
+  delivered(item: QueueItem<unknown>): void
+}
+
+const directSources = new WeakMap<object, DirectSource>()
+
+/** The direct source of the subscription just started with this context value (once). */
+export function takeDirectSource(contextValue: unknown): DirectSource | undefined {
+  if (typeof contextValue !== 'object' || contextValue === null) return undefined
+  const source = directSources.get(contextValue)
+  directSources.delete(contextValue)
+  return source
+}
+
+/** Shared execution of an item: memoised on the delivery's event (per tenant and transition) or on a value's memo. */
+function sharedResults(args: ExecutionArgs, key: string) {
+  return (item: QueueItem<unknown>): Promise<ExecutionResult> | ExecutionResult | undefined => {
+    if (item.error) return undefined
+    // A change delivery shares on its event (per tenant and transition); a live aggregate's value on itself.
+    const shared = item.value as Partial<Delivery> & { memo?: Map<string, unknown> }
+    let memo: Map<string, unknown>
+    let memoKey: string
+    if (shared.event) {
+      memo = shared.event.memo
+      memoKey = `exec|${shared.tenant}|${shared.transition}|${key}`
+    } else if (shared.memo instanceof Map) {
+      memo = shared.memo
+      memoKey = `exec|${key}`
+    } else {
+      return undefined
+    }
+    let result = memo.get(memoKey) as Promise<ExecutionResult> | ExecutionResult | undefined
+    if (!result) {
+      result = execute({ ...args, rootValue: item })
+      memo.set(memoKey, result)
+      // Subscribers that read the memo once it settled take the result itself, without a promise.
+      if (result instanceof Promise) result.then((settled) => memo.set(memoKey, settled), () => undefined)
+    }
+    return result
+  }
+}
+
+function isDirectQueue(source: AsyncIterable<unknown>): source is SubscriberQueue<unknown> {
+  const queue = source as Partial<SubscriberQueue<unknown>>
+  return typeof queue.peek === 'function' && typeof queue.shift === 'function' && typeof queue.onReady === 'function'
 }
 
 /** The selection under the single root field, with fragments; null when it cannot be shared. */

@@ -95,15 +95,16 @@ export function useWebSocketAdapter(wss: WebSocketServer, server: Server<SocketE
       setTimeout(() => socket.terminate(), keepAliveMs).unref()
     })
 
+    const sendFrame = (frame: string) => {
+      if (socket.readyState !== WebSocket.OPEN) return Promise.reject(new SocketClosedError())
+      turns.cork(request.socket)
+      socket.send(frame)
+      return request.socket.writableNeedDrain ? drained(request.socket) : turns.sent()
+    }
     const closed = server.opened(
       {
         protocol: socket.protocol,
-        send: (data) => {
-          if (socket.readyState !== WebSocket.OPEN) return Promise.reject(new SocketClosedError())
-          turns.cork(request.socket)
-          socket.send(spliceFrame(data))
-          return request.socket.writableNeedDrain ? drained(request.socket) : turns.sent()
-        },
+        send: (data) => sendFrame(spliceFrame(data)),
         close: (code, reason) => {
           if (socket.readyState === WebSocket.OPEN) socket.close(code, reason)
         },
@@ -116,7 +117,7 @@ export function useWebSocketAdapter(wss: WebSocketServer, server: Server<SocketE
             })
           }),
       },
-      { socket, request },
+      { socket, request, sendFrame },
     )
 
     socket.once('close', (code: number, reason: Buffer) => {

@@ -31,12 +31,25 @@ export class PreparedPayload {
  */
 export function preparePayload(result: ExecutionResult): PreparedPayload | undefined {
   if (result.errors !== undefined) return undefined
+  return new PreparedPayload(payloadJson(result))
+}
+
+/** The JSON of an error-free result, serialized on first use and shared by every frame that carries it. */
+export function payloadJson(result: ExecutionResult): string {
   let json = serialized.get(result)
   if (json === undefined) {
     json = JSON.stringify(result)
     serialized.set(result, json)
   }
-  return new PreparedPayload(json)
+  return json
+}
+
+/**
+ * How a `next` frame for one subscription begins: `{"id":<id>,"type":"next","payload":`. The frame is this, the
+ * payload's JSON and `}`: byte for byte what graphql-ws's `stringifyMessage` writes for `{ id, type, payload }`.
+ */
+export function nextFramePrefix(id: string): string {
+  return `{"id":${JSON.stringify(id)},"type":"next","payload":`
 }
 
 /** The frame to write for what graphql-ws asked to send: the marker replaced by the prepared payload's JSON. */

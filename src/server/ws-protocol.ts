@@ -2,12 +2,15 @@ import type { IncomingMessage } from 'node:http'
 import { getOperationAST, GraphQLError, OperationTypeNode, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult } from 'graphql'
 import { makeServer, MessageType, stringifyMessage, type Context, type OperationResult, type Server } from 'graphql-ws'
 import type { WebSocket } from 'ws'
+import { isAsyncIterable } from 'graphql-yoga'
 import { ErrorCode, slowConsumer, subscriptionLimit } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { AuthContext, Authenticator } from './auth.js'
 import { createKeyedLimit, createTokenBucket, type Release, type TokenBucket } from './limits.js'
 import { codeOf, maskError, toClientJSON } from './masking.js'
+import { takeDirectSource } from '../schema/shared-execution.js'
+import { directSubscription, type FrameSender } from './ws-direct.js'
 import { preparePayload } from './ws-frames.js'
 import type { GatewayYoga } from './yoga.js'
 
@@ -15,6 +18,8 @@ import type { GatewayYoga } from './yoga.js'
 export interface SocketExtra {
   readonly socket: WebSocket
   readonly request: IncomingMessage
+  /** Writes a frame as graphql-ws's `send` does (corked, with the same waits): for frames sent beside it (ws-direct.ts). */
+  readonly sendFrame?: FrameSender
   auth?: AuthContext
   expiry?: NodeJS.Timeout
   /** Ids of this socket's subscription operations (queries do not count against the limit). */
@@ -61,6 +66,12 @@ export interface ProtocolServer {
 
 type Enveloped = ReturnType<GatewayYoga['getEnveloped']>
 type ExtraContext = Context<Record<string, unknown> | undefined, SocketExtra>
+/** An operation onSubscribe prepared, until graphql-ws starts it. */
+interface Prepared {
+  readonly run: Enveloped
+  readonly ctx: ExtraContext
+  readonly id: string
+}
 
 const FORBIDDEN_CODE = 4403
 /**
@@ -80,7 +91,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
   const { yoga, authenticator, metrics, logger } = opts
   const live = new Set<ExtraContext>()
-  const enveloped = new WeakMap<ExecutionArgs, Enveloped>()
+  const prepared = new WeakMap<ExecutionArgs, Prepared>()
   const tenants = createKeyedLimit(opts.maxConnectionsPerTenant)
 
   const formatErrors = (errors: readonly GraphQLError[]) =>
@@ -151,7 +162,7 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
           variableValues: payload.variables,
           contextValue: await run.contextFactory(),
         }
-        enveloped.set(args, run)
+        prepared.set(args, { run, ctx, id })
         return args
       } catch (error) {
         // Parse errors (and armor's token limit) are thrown GraphQL errors; anything else is masked in onError.
@@ -159,8 +170,16 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
       }
     },
 
-    execute: (args) => runWith(args).execute(args) as OperationResult,
-    subscribe: (args) => runWith(args).subscribe(args) as OperationResult,
+    execute: (args) => take(args).run.execute(args) as OperationResult,
+    subscribe: async (args) => {
+      const { run, ctx, id } = take(args)
+      const result = (await run.subscribe(args)) as Awaited<OperationResult>
+      // Shared, error-free results of a running subscription go straight to the socket (ws-direct.ts).
+      const source = takeDirectSource(args.contextValue)
+      const send = ctx.extra.sendFrame
+      if (!source || !send || !isAsyncIterable(result)) return result
+      return directSubscription(id, source, result[Symbol.asyncIterator](), send)
+    },
 
     onNext(ctx, _id, _payload, _args, result: ExecutionResult) {
       // On a closed socket the send fails anyway: nothing to format or count.
@@ -182,11 +201,11 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
   })
 
   /** The operation's pipeline, once: graphql-ws holds `args` for as long as a subscription runs, the pipeline need not stay. */
-  function runWith(args: ExecutionArgs): Enveloped {
-    const run = enveloped.get(args)
-    if (!run) throw new Error('operation was not prepared by onSubscribe')
-    enveloped.delete(args)
-    return run
+  function take(args: ExecutionArgs): Prepared {
+    const operation = prepared.get(args)
+    if (!operation) throw new Error('operation was not prepared by onSubscribe')
+    prepared.delete(args)
+    return operation
   }
 
   return {

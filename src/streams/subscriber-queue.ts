@@ -15,6 +15,15 @@ export interface SubscriberQueue<T> extends AsyncIterableIterator<QueueItem<T>> 
   readonly closed: boolean
   /** When the consumer last took an item (or the queue was created), from `performance.now()`. */
   readonly lastPullAt: number
+  /**
+   * The consumer's synchronous side, for a consumer that takes items without `next()`: the next item, left in the
+   * queue; undefined when none is queued (see `closed` for whether more will come).
+   */
+  peek(): QueueItem<T> | undefined
+  /** Takes the item `peek()` returned, as `next()` would have. */
+  shift(): void
+  /** Calls `callback` once, at the next item offered or when the queue closes or fails (replacing an earlier one). */
+  onReady(callback: () => void): void
 }
 
 export interface SubscriberQueueOptions {
@@ -40,6 +49,12 @@ export function createSubscriberQueue<T>(options: SubscriberQueueOptions): Subsc
   let spaceWaiters: Array<() => void> = []
   let lastPullAt = performance.now()
   let released = false
+  let ready: (() => void) | undefined
+  const notify = () => {
+    const callback = ready
+    ready = undefined
+    callback?.()
+  }
   const release = () => {
     if (released) return
     released = true
@@ -60,6 +75,7 @@ export function createSubscriberQueue<T>(options: SubscriberQueueOptions): Subsc
     head = 0
     wakeSpace()
     release()
+    notify()
   }
 
   const offer = (item: QueueItem<T>) => {
@@ -70,6 +86,7 @@ export function createSubscriberQueue<T>(options: SubscriberQueueOptions): Subsc
       return
     }
     items.push(item)
+    notify()
   }
 
   const queue: SubscriberQueue<T> = {
@@ -103,16 +120,28 @@ export function createSubscriberQueue<T>(options: SubscriberQueueOptions): Subsc
     get lastPullAt() {
       return lastPullAt
     },
+    peek() {
+      lastPullAt = performance.now()
+      return closed || head >= items.length ? undefined : items[head]
+    },
+    shift() {
+      if (closed || head >= items.length) return
+      head++
+      if (head > 1024 && head * 2 > items.length) {
+        items = items.slice(head)
+        head = 0
+      }
+      wakeSpace()
+    },
+    onReady(callback) {
+      ready = callback
+    },
     next() {
       lastPullAt = performance.now()
       if (closed) return Promise.resolve({ value: undefined, done: true })
       if (head < items.length) {
-        const item = items[head++]
-        if (head > 1024 && head * 2 > items.length) {
-          items = items.slice(head)
-          head = 0
-        }
-        wakeSpace()
+        const item = items[head]
+        queue.shift()
         return Promise.resolve({ value: item, done: false })
       }
       if (ending) {

@@ -2,7 +2,7 @@ import type { Collection as MongoCollection } from 'mongodb'
 import { slowConsumer } from '../errors.js'
 import { comparePositions, type Position } from '../mongo/position.js'
 import { openCatchUp, toGatewayError, type CatchUp } from './catch-up.js'
-import { createFilterEvaluator, type Member } from './dispatcher.js'
+import { createFilterEvaluator, type FilterEvaluator, type Member } from './dispatcher.js'
 import type { CompiledFilter } from './filters/compiler.js'
 import { createSharedHistory, type SharedHistory } from './shared-history.js'
 import type { SharedStream } from './shared-stream.js'
@@ -87,15 +87,16 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
     fail: (error) => queue.fail(error),
   }
 
-  // Compiled once: a subscription may catch up many times.
-  const evaluate = createFilterEvaluator(filter)
+  // Compiled at the first catch-up and kept while it recovers: most subscriptions never catch up, and a compiled
+  // filter is most of what an idle subscription would otherwise hold.
+  let evaluate: FilterEvaluator | undefined
   const catchUpTo = (until: Position) =>
     openCatchUp({
       mongoCollection: options.mongoCollection,
       collection: filter.collection,
       filter,
       pipeline: filter.pipeline,
-      evaluate,
+      evaluate: (evaluate ??= createFilterEvaluator(filter)),
       parse: options.parse,
       from: last!,
       until,
@@ -132,6 +133,7 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
       }
       recovering = false
       held = undefined
+      evaluate = undefined
     } catch (error) {
       const failure = toGatewayError(error)
       // What was read before a drop or rename is delivered before the error (failing drops what is still queued).
