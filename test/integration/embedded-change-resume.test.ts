@@ -154,6 +154,29 @@ describe('resuming change streams', () => {
     await stream.close()
   })
 
+  it('delivers a backlog of 2,500 events once and in order, and resumes exactly after any of them', async () => {
+    const coll = fresh()
+    const stream = await opened(coll)
+    for (let chunk = 0; chunk < 2500; chunk += 500) {
+      await coll.insertMany(range(chunk, chunk + 500).map((n) => ({ _id: n as never, n })))
+    }
+    // The embedded server splits the backlog into replies of at most 1,000 events: look around their edges.
+    const probes = [0, 998, 999, 1000, 1999, 2000, 2498]
+    const tokens = new Map<number, unknown>()
+    const events: Document[] = []
+    while (events.length < 2500) {
+      events.push(await stream.next())
+      if (probes.includes(events.length - 1)) tokens.set(events.length - 1, stream.resumeToken)
+    }
+    await stream.close()
+    expect(ids(events)).toEqual(range(0, 2500))
+    for (const at of probes) {
+      const again = resumed(coll, { resumeAfter: tokens.get(at) as Document })
+      expect(ids([await again.next()])).toEqual([at + 1])
+      await again.close()
+    }
+  })
+
   it('delivers every event in order to 50 streams on 5 clients while 500 documents are inserted', async () => {
     const coll = fresh()
     const clients = await Promise.all(range(0, 5).map(() => new MongoClient(mongo.uri).connect()))

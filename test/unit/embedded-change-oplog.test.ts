@@ -1,3 +1,4 @@
+import { Long, UUID } from 'bson'
 import { describe, expect, it } from 'vitest'
 import { createOplog } from '../../src/embedded/changes/oplog.js'
 import type { OplogOp } from '../../src/embedded/types.js'
@@ -20,6 +21,24 @@ describe('oplog', () => {
     expect(oplog.readAfter(1, 10).map((e) => e.seq)).toEqual([2, 3])
     expect(oplog.at(2)).toBe(entries[1])
     expect(oplog.seqAtOrAfter(entries[1].ts)).toBe(2)
+  })
+
+  it("logs a copy of the op's fields with its own position, sharing the images and leaving the op as it was", () => {
+    const oplog = createOplog({ maxEntries: 100 })
+    const after = { _id: 1, a: { b: 1 } }
+    const op: OplogOp = { op: 'insert', ns: { db: 'd', coll: 'c' }, documentKey: { _id: 1 }, after }
+    const uuid = new UUID()
+    const entry = oplog.append(op, true, uuid)
+    expect(entry).not.toBe(op)
+    expect(entry).toMatchObject({ ...op, seq: 1, imagesRecorded: true, uuid })
+    expect(entry.op === 'insert' && entry.after).toBe(after)
+    expect(Object.keys(op)).toEqual(['op', 'ns', 'documentKey', 'after'])
+    const txn = { lsid: { id: new UUID() }, txnNumber: Long.fromNumber(1) }
+    const [a, b] = oplog.appendTransaction([{ op: insert(2), imagesRecorded: false }, { op: insert(3), imagesRecorded: false }], txn)
+    expect([a.seq, b.seq]).toEqual([2, 3])
+    expect(a.ts.equals(b.ts) && a.wallTime === b.wallTime).toBe(true)
+    expect(a.txn).toBe(txn)
+    expect(entry.txn).toBeUndefined()
   })
 
   it('keeps at most maxEntries and remembers the newest entry it forgot', () => {

@@ -4,6 +4,7 @@
  */
 import { Long, ObjectId, Timestamp, UUID, type Document } from 'bson'
 import { describe, expect, it } from 'vitest'
+import { DEFAULT_BATCH_LIMITS, type BatchLimits } from '../../src/embedded/changes/cursor.js'
 import { createChangeStreams } from '../../src/embedded/changes/index.js'
 import { createOplog } from '../../src/embedded/changes/oplog.js'
 import { encodeToken, eventPoint } from '../../src/embedded/changes/tokens.js'
@@ -11,7 +12,7 @@ import type { CommandContext, Namespace, StorageView } from '../../src/embedded/
 
 const DB = 'shop'
 
-function createHarness(options: { maxEntries?: number } = {}) {
+function createHarness(options: { maxEntries?: number; batchLimits?: BatchLimits } = {}) {
   const oplog = createOplog({ maxEntries: options.maxEntries ?? 10_000 })
   const docs = new Map<string, Document>()
   const imagesOn = new Set<string>()
@@ -20,7 +21,7 @@ function createHarness(options: { maxEntries?: number } = {}) {
     collectionInfo: (ns) => ({ uuid: new UUID(), changeStreamPreAndPostImages: imagesOn.has(`${ns.db}.${ns.coll}`) }),
     findByKey: (ns, documentKey) => docs.get(key(ns, documentKey._id)),
   }
-  const service = createChangeStreams({ oplog, storage })
+  const service = createChangeStreams({ oplog, storage, batchLimits: options.batchLimits })
   const ns = (coll: string, db = DB): Namespace => ({ db, coll })
   const recorded = (n: Namespace) => imagesOn.has(`${n.db}.${n.coll}`)
   let cursorIds = 1
@@ -248,6 +249,81 @@ describe('change stream batches', () => {
     const error = await errorOf(broken.cursor.getMore(undefined, 50))
     expect(error.code).toBe(280)
     expect(error.message).toContain('_id field, which contains the resume token, was modified')
+  })
+})
+
+describe('change stream replies over a backlog', () => {
+  /**
+   * Reads until `count` events arrived: each batch's ids, and whether each postBatchResumeToken is its last event's
+   * token (a batch that emptied the oplog may carry a later high-water mark instead).
+   */
+  async function drain(cursor: { getMore(batchSize?: number, maxTimeMS?: number): Promise<{ docs: Document[]; postBatchResumeToken?: Document }> }, count: number) {
+    const batches: unknown[][] = []
+    let tokensAreLastEvents = true
+    while (batches.flat().length < count) {
+      const batch = await cursor.getMore(undefined, 50)
+      const last = batch.docs[batch.docs.length - 1]
+      const done = batches.flat().length + batch.docs.length >= count
+      if (last && (done ? data(batch) < idData(last) : data(batch) !== idData(last))) tokensAreLastEvents = false
+      batches.push(batch.docs.map((d) => d.documentKey._id))
+    }
+    return { batches, tokensAreLastEvents }
+  }
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+
+  it('splits a backlog into replies of at most the event cap, every event once and in order', async () => {
+    const { write, open } = createHarness()
+    const { cursor } = await open({})
+    const total = DEFAULT_BATCH_LIMITS.events * 2 + 500
+    for (let i = 1; i <= total; i++) write.insert('orders', order(i))
+    const { batches, tokensAreLastEvents } = await drain(cursor, total)
+    expect(batches.map((b) => b.length).every((n) => n <= DEFAULT_BATCH_LIMITS.events)).toBe(true)
+    expect(batches.length).toBeGreaterThanOrEqual(3)
+    expect(batches.flat()).toEqual(range(1, total))
+    expect(tokensAreLastEvents).toBe(true)
+  })
+
+  it("keeps a client's smaller batchSize and caps a larger one, in the first batch too", async () => {
+    const { write, open } = createHarness({ batchLimits: { events: 3, buildMs: 60_000, timedAfter: 1 } })
+    const start = write.insert('orders', order(1))
+    for (let i = 2; i <= 12; i++) write.insert('orders', order(i))
+    const { cursor, firstBatch } = await open({ startAtOperationTime: start.ts }, { batchSize: 10 })
+    expect(firstBatch.docs.map((d) => d.documentKey._id)).toEqual([1, 2, 3])
+    expect(data(firstBatch)).toBe(idData(firstBatch.docs[2]))
+    expect((await cursor.getMore(2, 50)).docs.map((d) => d.documentKey._id)).toEqual([4, 5])
+    expect((await cursor.getMore(100, 50)).docs.map((d) => d.documentKey._id)).toEqual([6, 7, 8])
+    const { batches } = await drain(cursor, 4)
+    expect(batches).toEqual([[9, 10, 11], [12]])
+  })
+
+  it('sends a reply whose time is up with the events it has, and resumes from its token exactly after them', async () => {
+    const { write, open } = createHarness({ batchLimits: { events: 1000, buildMs: 0, timedAfter: 1 } })
+    const { cursor } = await open({}, { pipeline: [{ $match: { 'fullDocument.total': { $gte: 30 } } }] })
+    for (let i = 1; i <= 6; i++) write.insert('orders', order(i))
+    const first = await cursor.getMore(undefined, 50)
+    expect(first.docs.map((d) => d.documentKey._id)).toEqual([3])
+    expect(data(first)).toBe(idData(first.docs[0]))
+    const { batches } = await drain(cursor, 3)
+    expect(batches).toEqual([[4], [5], [6]])
+    // A new stream resumed from the first reply's token reads on from the next event.
+    const resumed = await open({ resumeAfter: first.postBatchResumeToken }, { pipeline: [{ $match: { 'fullDocument.total': { $gte: 30 } } }] })
+    expect(resumed.firstBatch.docs.map((d) => d.documentKey._id)).toEqual([4])
+  })
+
+  it('takes timedAfter events into a reply before its time counts', async () => {
+    const { write, open } = createHarness({ batchLimits: { events: 1000, buildMs: 0, timedAfter: 4 } })
+    const { cursor } = await open({})
+    for (let i = 1; i <= 10; i++) write.insert('orders', order(i))
+    const { batches } = await drain(cursor, 10)
+    expect(batches).toEqual([range(1, 4), range(5, 8), [9, 10]])
+  })
+
+  it('returns an empty first batch for batchSize 0 whatever the limits', async () => {
+    const { write, open } = createHarness({ batchLimits: { events: 1000, buildMs: 0, timedAfter: 1 } })
+    const start = write.insert('orders', order(1))
+    const { cursor, firstBatch } = await open({ startAtOperationTime: start.ts }, { batchSize: 0 })
+    expect(firstBatch.docs).toEqual([])
+    expect((await cursor.getMore(undefined, 50)).docs.map((d) => d.documentKey._id)).toEqual([1])
   })
 })
 

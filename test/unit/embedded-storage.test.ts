@@ -1,8 +1,12 @@
-import { Double, Int32, Long, ObjectId, type Document } from 'bson'
+import { BSON, Double, Int32, Long, ObjectId, type Document } from 'bson'
 import { describe, expect, it } from 'vitest'
 import { canonicalKey, toStoredInPlace } from '../../src/embedded/bson-values.js'
+import { createOplog } from '../../src/embedded/changes/oplog.js'
 import { fastUpdate } from '../../src/embedded/storage/fast-update.js'
+import { createStorage } from '../../src/embedded/storage/storage.js'
 import { applyUpdate, parseUpdate, upsertSeed } from '../../src/embedded/storage/update.js'
+import { createDocumentLocks } from '../../src/embedded/transactions/locks.js'
+import type { OplogEntry } from '../../src/embedded/types.js'
 
 const rec = (doc: Document) => ({ doc, wrapped: toStoredInPlace(doc) })
 
@@ -79,5 +83,46 @@ describe('update engine', () => {
       f: true,
     })
     expect(upsertSeed({ _id: 7, a: 1 }, true)).toEqual({ _id: 7 })
+  })
+})
+
+describe('documents shared by the collection and the oplog', () => {
+  const imageOf = (entry: OplogEntry | undefined, side: 'before' | 'after') => (entry as unknown as Record<string, Document>)[side]
+
+  it('logs an insert with the stored document itself, and every kind of update leaves earlier images as they were', () => {
+    const oplog = createOplog({ maxEntries: 100 })
+    const storage = createStorage(oplog, createDocumentLocks())
+    const coll = storage.ensureCollection({ db: 'd', coll: 'c' })
+    const raw: Document = { _id: 1, a: { b: 1, list: [{ x: 1 }] }, n: Long.fromNumber(5), tags: ['t'] }
+    const first = rec(raw)
+    storage.insert(coll, first)
+    const key = canonicalKey(1)
+    const inserted = oplog.at(oplog.nextSeq - 1)
+    expect(imageOf(inserted, 'after')).toBe(coll.records.get(key)!.doc)
+    expect(imageOf(inserted, 'after')).toBe(first.doc)
+
+    const updates: Array<[unknown, 'update' | 'replace']> = [
+      [{ $set: { 'a.b': 2 } }, 'update'], // fast path, copies along the path
+      [{ $push: { 'a.list': { x: 2 } }, $addToSet: { tags: 'u' } }, 'update'], // general engine on a copy
+      [{ $inc: { n: 1 } }, 'update'], // a document holding numeric wrappers (Long)
+      [[{ $set: { 'a.c': { $add: ['$a.b', 1] } } }], 'update'], // pipeline update
+      [{ _id: 1, replaced: true, tags: ['t'] }, 'replace'],
+    ]
+    const images: Buffer[] = [Buffer.from(BSON.serialize(first.doc))]
+    for (const [u, op] of updates) {
+      const current = coll.records.get(key)!
+      const next = applyUpdate(current, parseUpdate(u))!
+      expect(next.doc).not.toBe(current.doc)
+      storage.replace(coll, key, next, op)
+      const entry = oplog.at(oplog.nextSeq - 1)
+      expect(imageOf(entry, 'before')).toBe(current.doc)
+      expect(imageOf(entry, 'after')).toBe(next.doc)
+      images.push(Buffer.from(BSON.serialize(next.doc)))
+    }
+    expect(coll.records.get(key)!.doc).toEqual({ _id: 1, replaced: true, tags: ['t'] })
+    // Each logged image still has the bytes it had when it was written.
+    const logged = oplog.readAfter(inserted!.seq - 1, 100).filter((entry) => entry.op !== 'create')
+    expect(logged.map((entry) => Buffer.from(BSON.serialize(imageOf(entry, 'after'))))).toEqual(images)
+    expect(images[0]).toEqual(Buffer.from(BSON.serialize({ _id: 1, a: { b: 1, list: [{ x: 1 }] }, n: Long.fromNumber(5), tags: ['t'] })))
   })
 })

@@ -28,6 +28,23 @@ import {
  * one lagging stream from holding up every other connection while its reply is built.
  */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024
+/**
+ * How much one reply may hold besides the byte limit. A consumer that lags finds a backlog at every getMore; MongoDB
+ * fills each reply up to 16 MB, but here a reply is built synchronously, and one of 10,000 events would keep every
+ * other connection waiting for tens of milliseconds. Replies are smaller instead: the client sees more batches, the
+ * same events in the same order, and a postBatchResumeToken that is the last returned event's token.
+ */
+export interface BatchLimits {
+  /** Events in one reply at most; a smaller `batchSize` from the client is honoured. */
+  readonly events: number
+  /** Milliseconds one reply may spend reading and building events; it then goes out with what it has. */
+  readonly buildMs: number
+  /** Events a reply takes (when there are that many) before its build time counts, so every reply makes progress. */
+  readonly timedAfter: number
+}
+
+export const DEFAULT_BATCH_LIMITS: BatchLimits = { events: 1000, buildMs: 5, timedAfter: 64 }
+
 /** getMore's wait when the client sets no maxTimeMS, as for MongoDB's awaitData cursors. */
 const DEFAULT_AWAIT_MS = 1000
 /** Oplog entries copied out per read; reads resume from the cursor's position. */
@@ -40,6 +57,8 @@ export interface ChangeStreamCursorOptions {
   readonly transform: EventTransform
   readonly events: EventOptions
   readonly cache: EventCache
+  /** Bounds on one reply; DEFAULT_BATCH_LIMITS when absent. */
+  readonly limits?: BatchLimits
   /** Called once when the cursor is closed, exhausted or failed. */
   readonly onDone: () => void
 }
@@ -66,6 +85,7 @@ const maxToken = (a: string, b: string) => (a >= b ? a : b)
 
 export function createChangeStreamCursor(options: ChangeStreamCursorOptions): ChangeStreamCursor {
   const { oplog, spec, transform, events, cache } = options
+  const limits = options.limits ?? DEFAULT_BATCH_LIMITS
   const queue: Output[] = []
   let afterSeq: number
   let minTs: Timestamp | undefined
@@ -133,15 +153,23 @@ export function createChangeStreamCursor(options: ChangeStreamCursorOptions): Ch
     return { docs, postBatchResumeToken: { _data: postBatchToken }, exhausted }
   }
 
-  /** Fills one batch from queued events and the oplog, without waiting; true once the stream has ended. */
-  const collect = (docs: Document[], limit: number): boolean => {
+  /**
+   * Fills one batch from queued events and the oplog, without waiting; true once the stream has ended. A batch is
+   * full at `limit` events (the client's batchSize or the event cap), or when its time is up once it holds
+   * `timedAfter` events.
+   */
+  const collect = (docs: Document[], requested: number): boolean => {
+    const limit = Math.min(requested, limits.events)
+    const timedAfter = Math.max(1, limits.timedAfter)
+    const started = performance.now()
+    const full = () => docs.length >= limit || (docs.length >= timedAfter && performance.now() - started >= limits.buildMs)
     let bytes = 0
     let entries: OplogEntry[] = []
     let next = 0
     for (;;) {
       while (queue.length > 0) {
         const out = queue[0]
-        if (out.doc && (docs.length >= limit || (docs.length > 0 && bytes + out.size > MAX_BATCH_BYTES))) return false
+        if (out.doc && (full() || (docs.length > 0 && bytes + out.size > MAX_BATCH_BYTES))) return false
         queue.shift()
         if (out.doc || out.last) {
           // Anything returned was read after the last high-water mark, so its token sorts after it.
@@ -157,7 +185,7 @@ export function createChangeStreamCursor(options: ChangeStreamCursorOptions): Ch
           return true
         }
       }
-      if (docs.length >= limit) return false
+      if (full()) return false
       if (next >= entries.length) {
         const dropped = oplog.lastDropped
         if (dropped && dropped.seq > afterSeq) throw historyLost()

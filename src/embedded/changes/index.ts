@@ -13,7 +13,7 @@
 import type { Document, Long } from 'bson'
 import type { ChangeStreamService, CommandContext, CursorBatch, ServerCursor, StorageView } from '../types.js'
 import { locationError, shuttingDown, steppedDown } from './errors.js'
-import { createChangeStreamCursor, type ChangeStreamCursor } from './cursor.js'
+import { createChangeStreamCursor, type BatchLimits, type ChangeStreamCursor } from './cursor.js'
 import { createEventCache } from './event-cache.js'
 import type { Oplog } from './oplog.js'
 import { compileUserStages } from './pipeline.js'
@@ -25,6 +25,8 @@ export { createOplog, type Oplog, type OplogOptions } from './oplog.js'
 export interface ChangeStreamDeps {
   readonly oplog: Oplog
   readonly storage: StorageView
+  /** Bounds on one change stream reply (see cursor.ts); the defaults when absent. */
+  readonly batchLimits?: BatchLimits
 }
 
 /** Documents in an aggregate's first batch when `cursor.batchSize` is absent. */
@@ -63,6 +65,7 @@ export function createChangeStreams(deps: ChangeStreamDeps): ChangeStreamService
           storage: deps.storage,
         },
         cache,
+        limits: deps.batchLimits,
         onDone: () => open.delete(handle),
       })
       open.add(handle)

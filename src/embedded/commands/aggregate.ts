@@ -4,7 +4,7 @@
  */
 import type { Document } from 'bson'
 import { Aggregator, ProcessingMode } from 'mingo'
-import { isPlainObject, toLoose } from '../bson-values.js'
+import { deepCopy, isPlainObject, toLoose } from '../bson-values.js'
 import { ErrorCode, mongoError } from '../errors.js'
 import { selectRecords } from '../storage/find.js'
 import { MINGO_OPTIONS, asMongoError, type StoredRecord } from '../storage/query.js'
@@ -18,13 +18,18 @@ import { currentOps } from './current-op.js'
 import { checkCollation, checkQueryOptions } from './query-options.js'
 
 const view = (rec: StoredRecord): Document => (rec.wrapped ? (toLoose(rec.doc) as Document) : rec.doc)
+/** A stored document as a copy later stages may write into (mingo's `$set: {'joined.a': …}` writes in place). */
+const copyOf = (rec: StoredRecord): Document => (rec.wrapped ? (toLoose(rec.doc) as Document) : deepCopy(rec.doc))
 
-/** Runs a pipeline over documents of database `db` (mingo; inputs are cloned, storage is never touched). */
+/**
+ * Runs a pipeline over documents of database `db` (mingo). Inputs and the documents `$lookup`, `$graphLookup` and
+ * `$unionWith` read are copies: stored documents are never written to.
+ */
 export function runPipeline(storage: Storage, db: string, input: Document[], pipeline: Document[]): Document[] {
   const options = {
     ...MINGO_OPTIONS,
     processingMode: ProcessingMode.CLONE_INPUT,
-    collectionResolver: (name: string) => [...(storage.getCollection({ db, coll: name })?.records.values() ?? [])].map(view),
+    collectionResolver: (name: string) => [...(storage.getCollection({ db, coll: name })?.records.values() ?? [])].map(copyOf),
   }
   try {
     return new Aggregator(toLoose(pipeline) as Document[], options).run(input) as Document[]

@@ -54,9 +54,11 @@ export const nsString = (ns: Namespace) => `${ns.db}.${ns.coll}`
 
 export const idKeyOf = (doc: Document) => canonicalKey(doc._id)
 
-/** Throws E11000 if `doc` would collide with another document (other than the one with `selfKey`). */
-export function checkUnique(coll: Collection, doc: Document, selfKey?: string): void {
-  const key = idKeyOf(doc)
+/**
+ * Throws E11000 if `doc` (whose canonical `_id` key is `key`) would collide with another document (other than
+ * the one with `selfKey`).
+ */
+function checkUnique(coll: Collection, doc: Document, key: string, selfKey?: string): void {
   if (key !== selfKey && coll.records.has(key)) {
     throw duplicateKeyError(nsString(coll.ns), ID_INDEX, [doc._id])
   }
@@ -85,10 +87,9 @@ function indexRemove(coll: Collection, key: string, doc: Document) {
   }
 }
 
-/** Adds a new record (unique constraints checked). */
-export function putNew(coll: Collection, rec: StoredRecord): void {
-  checkUnique(coll, rec.doc)
-  const key = idKeyOf(rec.doc)
+/** Adds a new record (unique constraints checked); `key` is its canonical `_id` key, when the caller has it. */
+export function putNew(coll: Collection, rec: StoredRecord, key: string = idKeyOf(rec.doc)): void {
+  checkUnique(coll, rec.doc, key)
   coll.records.set(key, rec)
   indexAdd(coll, key, rec.doc)
   for (const lookup of coll.lookups) updateLookup(lookup, key, undefined, rec.doc)
@@ -98,7 +99,7 @@ export function putNew(coll: Collection, rec: StoredRecord): void {
 export function putReplacement(coll: Collection, key: string, rec: StoredRecord): void {
   const old = coll.records.get(key)
   if (!old) throw mongoError(ErrorCode.InternalError, 'document vanished during update')
-  checkUnique(coll, rec.doc, key)
+  checkUnique(coll, rec.doc, idKeyOf(rec.doc), key)
   indexRemove(coll, key, old.doc)
   coll.records.set(key, rec)
   indexAdd(coll, key, rec.doc)

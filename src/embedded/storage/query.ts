@@ -4,7 +4,7 @@
  */
 import { type Document } from 'bson'
 import { Query } from 'mingo'
-import { canonicalKey, isPlainObject, toLoose } from '../bson-values.js'
+import { canonicalKey, deepCopy, isPlainObject, toLoose } from '../bson-values.js'
 import { ErrorCode, mongoError } from '../errors.js'
 import { compileJsonSchema } from './json-schema.js'
 
@@ -101,11 +101,14 @@ export function sortRecords(records: StoredRecord[], sort: Document): StoredReco
   }
 }
 
-/** Applies a find projection to documents (a no-op for an empty projection). */
+/**
+ * Applies a find projection to documents (a no-op for an empty projection). mingo removes excluded embedded
+ * fields (`{'a.b': 0}`) from the objects it is given, so it works on copies: stored documents are never written to.
+ */
 export function projectDocuments(docs: Document[], projection: Document | undefined): Document[] {
   if (!projection || Object.keys(projection).length === 0) return docs
   try {
-    return new Query({}, MINGO_OPTIONS).find<Document>(docs, toLoose(projection) as Document).all()
+    return new Query({}, MINGO_OPTIONS).find<Document>(docs.map(deepCopy), toLoose(projection) as Document).all()
   } catch (error) {
     throw asMongoError(error)
   }

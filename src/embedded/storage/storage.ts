@@ -116,8 +116,9 @@ export function createStorage(oplog: Oplog, locks: DocumentLocks): Storage {
     databases: () => [...dbs.keys()].filter((db) => (dbs.get(db)?.size ?? 0) > 0),
 
     insert(coll, rec) {
-      guard(coll.ns, idKeyOf(rec.doc))
-      putNew(coll, rec)
+      const key = idKeyOf(rec.doc)
+      guard(coll.ns, key)
+      putNew(coll, rec, key)
       // Stored documents are never mutated (every write swaps in a new one), so the oplog can share them.
       oplog.append({ op: 'insert', ns: coll.ns, documentKey: documentKey(rec.doc), after: rec.doc }, coll.preAndPostImages, coll.uuid)
     },

@@ -121,8 +121,9 @@ export function createSnapshotStorage(real: Storage, oplog: Oplog, locks: Docume
     collections: (db) => real.collections(db),
     databases: () => real.databases(),
     insert(coll, rec) {
-      claim(coll.ns, idKeyOf(rec.doc))
-      putNew(coll, rec)
+      const key = idKeyOf(rec.doc)
+      claim(coll.ns, key)
+      putNew(coll, rec, key)
       ops.push({ op: 'insert', ns: coll.ns, rec })
     },
     replace(coll, key, rec, op) {
