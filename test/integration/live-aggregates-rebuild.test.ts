@@ -15,7 +15,8 @@ import { collect, wsClient, type Collector } from '../fixtures/gateway.js'
  *
  * Everything is real (gateway, driver, MongoDB, sockets) but the failure itself: the gateway's subscriptions are
  * recorded as they open, and the test ends the aggregates' ones with the error a subscription that fell behind
- * gets. (The aggregate keeps up with any burst on its own, so only a forced failure makes this reproducible.)
+ * gets. (The aggregate applies each change as it arrives: even with a one-event buffer, bursts did not make it fall
+ * behind here, so only a forced failure makes this reproducible.)
  */
 
 const internal = vi.hoisted(() => ({ queues: [] as Array<{ fail(error: GatewayError): void; readonly closed: boolean }> }))
