@@ -126,7 +126,19 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       }
     }
 
-    const aggregates = createAggregateRegistry({ db, streams, now, maxGroups: config.aggregateMaxGroups, lingerMs: config.lingerMs })
+    const aggregates = createAggregateRegistry({
+      db,
+      streams,
+      now,
+      maxGroups: config.aggregateMaxGroups,
+      lingerMs: config.lingerMs,
+      observer: {
+        onRebuild: (code) => {
+          metrics.aggregateRebuilds.inc({ code })
+          logger.info({ code }, 'live aggregate fell behind: computing it again')
+        },
+      },
+    })
     stops.push(() => aggregates.stop())
     const gaugeAggregates = setInterval(() => {
       const { aggregates: held, subscribers } = aggregates.stats()

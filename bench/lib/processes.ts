@@ -41,6 +41,11 @@ function track(child: ChildProcess): Promise<Exit> {
  * after `graceMs`.
  */
 async function terminate(child: ChildProcess, exited: Promise<Exit>, graceMs: number, ask: () => void): Promise<Exit> {
+  // A child that never started (a spawn error) emits no 'exit': there is nothing to wait for.
+  if (child.pid === undefined) {
+    live.delete(child)
+    return { code: null, signal: null }
+  }
   if (child.exitCode !== null || child.signalCode !== null) return exited
   ask()
   let timer: NodeJS.Timeout | undefined
@@ -82,12 +87,14 @@ export function startServerProcess(options: ServerProcessOptions): Promise<Serve
   let pending = ''
   return new Promise((resolve, reject) => {
     let settled = false
+    // The child has exited before the caller hears of the failure: nothing outlives a start that failed.
     const fail = (message: string) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
-      void terminate(child, exited, 1000, () => child.kill('SIGTERM'))
-      reject(new Error(`${message}\n--- output of ${options.command} ${options.args.join(' ')} ---\n${tail}`))
+      void terminate(child, exited, 1000, () => child.kill('SIGTERM')).then(() =>
+        reject(new Error(`${message}\n--- output of ${options.command} ${options.args.join(' ')} ---\n${tail}`)),
+      )
     }
     const timer = setTimeout(() => fail('not ready in time'), options.readyTimeoutMs ?? 30_000)
     const onData = (chunk: Buffer) => {
@@ -196,5 +203,12 @@ export function startWorker(options: WorkerOptions): Promise<Worker> {
     // Closing the channel lets the worker exit by itself (so exit hooks such as --cpu-prof's run).
     stop: (graceMs = 5000) => terminate(child, exited, graceMs, () => child.connected && child.disconnect()),
   }
-  return worker.request<void>('ready', undefined, 30_000).then(() => worker)
+  // A worker that never reports ready is stopped (and has exited) before the caller hears of it.
+  return worker.request<void>('ready', undefined, 30_000).then(
+    () => worker,
+    async (error: unknown) => {
+      await worker.stop(1000)
+      throw error
+    },
+  )
 }

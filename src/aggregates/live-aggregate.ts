@@ -49,7 +49,7 @@ export interface AggregateSnapshot {
  * Every other aggregate keeps totals only.
  */
 export class LiveAggregate {
-  private readonly state: AggregateState
+  private state: AggregateState
   private readonly byDocument: Map<string, Contribution> | null
   private readonly listeners = new Set<() => void>()
   private cancelTick: (() => void) | undefined
@@ -62,7 +62,7 @@ export class LiveAggregate {
   constructor(
     private readonly spec: ContributionSpec,
     private readonly clock: Clock,
-    maxGroups: number,
+    private readonly maxGroups: number,
   ) {
     this.state = new AggregateState(spec.numeric.length, maxGroups)
     this.byDocument = spec.window && spec.window.timeField === null ? new Map() : null
@@ -111,6 +111,18 @@ export class LiveAggregate {
   start(position: Position): void {
     this.moved(position)
     this.scheduleTick()
+  }
+
+  /**
+   * Forgets the value, to be computed again from a new starting position: not ready (subscribers wait, they see no
+   * value) until the next `start()`. The version keeps counting, so that value is new to every subscriber.
+   */
+  reset(): void {
+    this.close()
+    this.state = new AggregateState(this.spec.numeric.length, this.maxGroups)
+    this.byDocument?.clear()
+    this.position = undefined
+    this.cached = undefined
   }
 
   /** Reflects everything up to `position` (a high-water mark with no change of its own, too). */

@@ -1,5 +1,5 @@
 import type { Db, Document } from 'mongodb'
-import { badUserInput, GatewayError, internalError } from '../errors.js'
+import { badUserInput, ErrorCode, GatewayError, hasCode, internalError } from '../errors.js'
 import { idString } from '../mongo/ids.js'
 import { positionFromTime, type Position } from '../mongo/position.js'
 import { openCatchUp, toGatewayError } from '../streams/catch-up.js'
@@ -31,6 +31,19 @@ export interface AggregateRegistryOptions {
   /** How long an aggregate without subscribers is kept, for a dashboard that reconnects (ms). */
   readonly lingerMs?: number
   readonly clock?: Clock
+  /**
+   * When the aggregate's own subscription fails (it fell behind: SLOW_CONSUMER, CURSOR_EXPIRED), the value is
+   * computed again from a new position after `backoffMs` (doubled per attempt), at most `attempts` times in a
+   * row; past that, subscribers get the error. A rebuilt aggregate that follows its stream for `healthyMs` starts
+   * counting again. Defaults: 3 attempts, 250 ms, 60 s.
+   */
+  readonly rebuild?: { readonly attempts?: number; readonly backoffMs?: number; readonly healthyMs?: number }
+  readonly observer?: AggregateObserver
+}
+
+export interface AggregateObserver {
+  /** An aggregate's subscription failed with `code` and its value is being computed again. */
+  onRebuild?(code: ErrorCode): void
 }
 
 export interface AggregateRegistry {
@@ -65,6 +78,13 @@ const asGatewayError = (error: unknown, maxGroups: number): GatewayError =>
     ? badUserInput(`the aggregate would hold more than ${maxGroups} groups: narrow \`where\` or \`groupBy\``)
     : toGatewayError(error)
 
+/**
+ * Failures of the aggregate's own consumer, not of the data: it fell behind its stream. Computing the value again
+ * from a new position repairs them; anything else (STREAM_INVALIDATED, a group limit, an internal error) ends
+ * the subscribers with it.
+ */
+const isRebuildable = (error: GatewayError): boolean => hasCode(error, ErrorCode.SLOW_CONSUMER) || hasCode(error, ErrorCode.CURSOR_EXPIRED)
+
 /** A change as the aggregate sees it: only the images inside it (the filter's transition says which). */
 function changeOf(delivery: Delivery): AggregateChange {
   const { event, transition } = delivery
@@ -93,6 +113,9 @@ export function createAggregateRegistry(options: AggregateRegistryOptions): Aggr
   const clock = options.clock ?? systemClock
   const lingerMs = options.lingerMs ?? 10_000
   const shared = new Map<string, Shared>()
+  const rebuildAttempts = options.rebuild?.attempts ?? 3
+  const rebuildBackoffMs = options.rebuild?.backoffMs ?? 250
+  const rebuildHealthyMs = options.rebuild?.healthyMs ?? 60_000
 
   const catchUp = async (request: AggregateRequest, from: Position, until: Position, onChange: (delivery: Delivery) => void) => {
     const { filter } = request
@@ -165,38 +188,66 @@ export function createAggregateRegistry(options: AggregateRegistryOptions): Aggr
     const live = new LiveAggregate(request.spec, clock, options.maxGroups)
     let queue: SubscriberQueue<Delivery> | undefined
     let stopped = false
-    const entry: Shared = {
-      live,
-      subscribers: 0,
-      started: begin(request, live).then((q) => {
-        queue = q
-        if (stopped) void q.return?.()
-        else void follow(q)
-      }),
-      stop() {
-        stopped = true
+    let cancelRebuild: (() => void) | undefined
+    let rebuilds = 0
+    let followingSince = 0
+    const end = (error: unknown) => {
+      if (!stopped) live.fail(asGatewayError(error, options.maxGroups))
+      if (shared.get(key) === entry) shared.delete(key)
+    }
+    /** Computes the value at a new position, then follows the stream from there. */
+    const run = async () => {
+      const q = await begin(request, live)
+      queue = q
+      if (stopped) {
         live.close()
-        void queue?.return?.()
-        if (shared.get(key) === entry) shared.delete(key)
-      },
+        void q.return?.()
+        return
+      }
+      followingSince = clock.now()
+      void follow(q)
     }
     const follow = async (q: SubscriberQueue<Delivery>) => {
+      let failure: GatewayError
       try {
         for await (const item of q) {
           if (item.error) throw item.error
           live.apply(changeOf(item.value))
         }
-        if (!stopped) throw internalError()
+        if (stopped) return
+        failure = internalError()
       } catch (error) {
-        if (!stopped) live.fail(asGatewayError(error, options.maxGroups))
-      } finally {
-        if (shared.get(key) === entry) shared.delete(key)
+        if (stopped) return
+        failure = asGatewayError(error, options.maxGroups)
       }
+      rebuildOrEnd(failure)
     }
-    entry.started.catch((error: unknown) => {
-      live.fail(asGatewayError(error, options.maxGroups))
-      if (shared.get(key) === entry) shared.delete(key)
-    })
+    /** Subscribers wait (they see no value) while the value is computed again; they get the next one at its cursor. */
+    const rebuildOrEnd = (failure: GatewayError) => {
+      if (stopped) return
+      if (clock.now() - followingSince >= rebuildHealthyMs) rebuilds = 0
+      if (!isRebuildable(failure) || rebuilds >= rebuildAttempts) return end(failure)
+      rebuilds++
+      options.observer?.onRebuild?.(failure.code)
+      live.reset()
+      cancelRebuild = clock.schedule(rebuildBackoffMs * 2 ** (rebuilds - 1), () => {
+        cancelRebuild = undefined
+        if (!stopped) run().catch((error: unknown) => rebuildOrEnd(asGatewayError(error, options.maxGroups)))
+      })
+    }
+    const entry: Shared = {
+      live,
+      subscribers: 0,
+      started: run(),
+      stop() {
+        stopped = true
+        cancelRebuild?.()
+        live.close()
+        void queue?.return?.()
+        if (shared.get(key) === entry) shared.delete(key)
+      },
+    }
+    entry.started.catch(end)
     shared.set(key, entry)
     return entry
   }

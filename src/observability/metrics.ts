@@ -30,6 +30,8 @@ export interface Metrics {
   readonly loaderBatches: Counter<'collection'>
   /** Live aggregates held on this node (`what="aggregates"`) and their subscribers (`what="subscribers"`). */
   readonly aggregatesActive: Gauge<'what'>
+  /** Live aggregates computed again after their own subscription fell behind, by the `code` it failed with. */
+  readonly aggregateRebuilds: Counter<'code'>
 }
 
 /** 1 ms to 10 s. */
@@ -102,6 +104,12 @@ export function createMetrics(): Metrics {
       name: 'changegate_loader_batches_total',
       help: 'Batched lookups of related documents, by collection',
       labelNames: ['collection'],
+      registers,
+    }),
+    aggregateRebuilds: new Counter({
+      name: 'changegate_aggregate_rebuilds_total',
+      help: 'Live aggregates computed again after their own subscription fell behind, by the code it failed with',
+      labelNames: ['code'],
       registers,
     }),
   }

@@ -1,4 +1,4 @@
-import type { GatewayError } from '../errors.js'
+import { ErrorCode, hasCode, type GatewayError } from '../errors.js'
 
 /** What a subscription's iterator yields: a value, or a final error (the iterator ends after it). */
 export type QueueItem<T> = { readonly value: T; readonly error?: undefined } | { readonly error: GatewayError }
@@ -6,8 +6,11 @@ export type QueueItem<T> = { readonly value: T; readonly error?: undefined } | {
 export interface SubscriberQueue<T> extends AsyncIterableIterator<QueueItem<T>> {
   /** Appends a value; past `capacity` queued values the queue fails with `onOverflow()`'s error instead. */
   push(value: T): void
-  /** Ends the iterator after what is queued... unless `error` is given: then it is delivered next, dropping the rest. */
-  fail(error: GatewayError): void
+  /**
+   * Ends the iterator with `error`: after what is queued when `afterQueued` (default: {@link endsAfterQueued}),
+   * else delivered next, dropping the rest. Either way nothing more is accepted and `onClose` runs now.
+   */
+  fail(error: GatewayError, options?: { readonly afterQueued?: boolean }): void
   /** Resolves once fewer than `capacity` values are queued (or the queue closed): for producers that can wait. */
   space(): Promise<void>
   readonly size: number
@@ -34,6 +37,17 @@ export interface SubscriberQueueOptions {
    * consumer reads the error, so a subscription the server ended is released even if its client never reads again.
    */
   readonly onClose: () => void
+}
+
+/**
+ * Whether a queue that fails with `error` still delivers what it holds first. A dropped or renamed collection
+ * (STREAM_INVALIDATED) ends the data itself: what is queued was committed before it, and a client cannot read it
+ * again by resuming, so it is delivered before the error. Any other error is delivered at once, dropping the
+ * rest: SLOW_CONSUMER (overflow, a stall) exists to free what the consumer did not read, and it resumes from the
+ * last cursor it received, which re-reads exactly what was dropped; so does a client after INTERNAL_SERVER_ERROR.
+ */
+export function endsAfterQueued(error: GatewayError): boolean {
+  return hasCode(error, ErrorCode.STREAM_INVALIDATED)
 }
 
 /**
@@ -93,22 +107,26 @@ export function createSubscriberQueue<T>(options: SubscriberQueueOptions): Subsc
     push(value) {
       if (closed || ending) return
       if (items.length - head >= options.capacity) {
-        queue.fail(options.onOverflow())
+        // Dropping what is queued is the point: memory stays bounded, and the consumer resumes from the last
+        // cursor it received, which re-reads exactly what it missed.
+        queue.fail(options.onOverflow(), { afterQueued: false })
         return
       }
       offer({ value })
     },
-    fail(error) {
+    fail(error, { afterQueued = endsAfterQueued(error) } = {}) {
       if (closed || ending) return
       ending = true
-      items = []
-      head = 0
+      if (!afterQueued) {
+        items = []
+        head = 0
+      }
       offer({ error })
       wakeSpace()
       release()
     },
     space() {
-      if (closed || items.length - head < options.capacity) return Promise.resolve()
+      if (closed || ending || items.length - head < options.capacity) return Promise.resolve()
       return new Promise((resolve) => spaceWaiters.push(resolve))
     },
     get size() {

@@ -2,6 +2,7 @@ import { ObjectId, MongoClient } from 'mongodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { collect, queryTyped, signToken, spawnGateway, wsClient, type GatewayProcess, spawnGatewayOverMongo } from '../fixtures/gateway.js'
+import { ChildStartError } from '../fixtures/child-process.js'
 import { ChangeCursorDocument } from '../fixtures/generated/graphql.js'
 import { type MongoTarget } from '../fixtures/mongo.js'
 
@@ -162,6 +163,20 @@ describe('no client', () => {
     )
     expect(error?.message).toMatch(/PORT/)
     expect(error?.message).toMatch(/exited with 2/)
+  })
+
+  it('leaves no process behind when the gateway does not start in time', async () => {
+    // Far less than the process needs to load its TypeScript, so it is still starting when the wait ends.
+    const error = await spawnGateway({ MONGODB_URI: '' }, 200).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(ChildStartError)
+    const { child, message } = error as ChildStartError
+    expect(message).toMatch(/did not start in 200 ms/)
+    expect(child.exitCode !== null || child.signalCode !== null).toBe(true)
+    // No such process any more (ESRCH): it exited and was reaped.
+    expect(() => process.kill(child.pid!, 0)).toThrow()
   })
 })
 

@@ -168,4 +168,29 @@ describe('windows on a controllable clock', () => {
     expect(live.snapshot().groups).toEqual([])
     expect(live.snapshot().position).toEqual(at(3))
   })
+
+  it('reset() forgets the value until the next start(), and that value is new to every subscriber', () => {
+    const clock = manualClock(1_700_000_000_000)
+    const window = { sizeSeconds: 30, slideSeconds: 10, timeField: null }
+    const live = new LiveAggregate({ groupBy: [fields.groupable[0]], numeric: fields.numeric, window }, clock, 100)
+    const t0 = clock.now() / 1000
+    live.apply({ position: at(t0), seconds: t0, id: 'a', before: null, after: order('pending', 10) })
+    live.start(at(t0))
+    const version = live.version
+    let notified = 0
+    live.onChange(() => notified++)
+
+    live.reset()
+    expect(live.ready).toBe(false)
+    // Computing it again (what the history says at the new position) tells nobody until it is complete.
+    live.apply({ position: at(t0 + 1), seconds: t0 + 1, id: 'b', before: null, after: order('shipped', 7) })
+    clock.advance(15_000)
+    expect(notified).toBe(0)
+    live.start(at(t0 + 1))
+    expect(notified).toBe(1)
+    expect(live.version).toBeGreaterThan(version)
+    const snapshot = live.snapshot()
+    expect(snapshot.position).toEqual(at(t0 + 1))
+    expect(snapshot.groups.map((g) => [g.keyValues[0], g.count, g.sum[0]])).toEqual([['shipped', 1, 7]])
+  })
 })

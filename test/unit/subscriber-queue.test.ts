@@ -31,11 +31,63 @@ describe('subscriber queue', () => {
   it('fail() overtakes queued values and ends the iterator', async () => {
     const queue = createSubscriberQueue<number>({ capacity: 10, onOverflow: slow, onClose: () => undefined })
     queue.push(1)
-    queue.fail(new GatewayError(ErrorCode.STREAM_INVALIDATED, 'gone'))
+    queue.fail(new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error'))
     queue.push(2)
     const item = await queue.next()
-    expect(item.value?.error?.extensions.code).toBe('STREAM_INVALIDATED')
+    expect(item.value?.error?.extensions.code).toBe('INTERNAL_SERVER_ERROR')
     expect((await queue.next()).done).toBe(true)
+  })
+
+  it('fail() with STREAM_INVALIDATED delivers what is queued first, then the error, and accepts nothing more', async () => {
+    let closed = 0
+    const queue = createSubscriberQueue<number>({ capacity: 10, onOverflow: slow, onClose: () => closed++ })
+    queue.push(1)
+    queue.push(2)
+    queue.fail(new GatewayError(ErrorCode.STREAM_INVALIDATED, 'gone'))
+    queue.push(3)
+    // Released at once, although the consumer has not read the end yet.
+    expect(closed).toBe(1)
+    expect(queue.closed).toBe(true)
+    const read = []
+    for await (const item of queue) read.push(item.error ? item.error.extensions.code : item.value)
+    expect(read).toEqual([1, 2, 'STREAM_INVALIDATED'])
+    expect(closed).toBe(1)
+  })
+
+  it('fail() follows afterQueued when it is given', async () => {
+    const immediate = createSubscriberQueue<number>({ capacity: 10, onOverflow: slow, onClose: () => undefined })
+    immediate.push(1)
+    immediate.fail(new GatewayError(ErrorCode.STREAM_INVALIDATED, 'gone'), { afterQueued: false })
+    expect((await immediate.next()).value?.error?.extensions.code).toBe('STREAM_INVALIDATED')
+
+    const queued = createSubscriberQueue<number>({ capacity: 10, onOverflow: slow, onClose: () => undefined })
+    queued.push(1)
+    queued.fail(slow(), { afterQueued: true })
+    expect((await queued.next()).value).toEqual({ value: 1 })
+    expect((await queued.next()).value?.error?.extensions.code).toBe('SLOW_CONSUMER')
+    expect((await queued.next()).done).toBe(true)
+  })
+
+  it('overflow drops what is queued even when the overflow error would otherwise wait behind it', async () => {
+    const queue = createSubscriberQueue<number>({
+      capacity: 2,
+      onOverflow: () => new GatewayError(ErrorCode.STREAM_INVALIDATED, 'gone'),
+      onClose: () => undefined,
+    })
+    for (let n = 0; n < 3; n++) queue.push(n)
+    expect((await queue.next()).value?.error?.extensions.code).toBe('STREAM_INVALIDATED')
+    expect((await queue.next()).done).toBe(true)
+  })
+
+  it('space() does not wait on a queue that is ending, even while it is full', async () => {
+    const queue = createSubscriberQueue<number>({ capacity: 2, onOverflow: slow, onClose: () => undefined })
+    queue.push(1)
+    queue.push(2)
+    const waiting = queue.space()
+    queue.fail(new GatewayError(ErrorCode.STREAM_INVALIDATED, 'gone'))
+    await waiting
+    await queue.space()
+    expect((await queue.next()).value).toEqual({ value: 1 })
   })
 
   it('fail() runs onClose at once, before the consumer reads the error, and only once', async () => {
