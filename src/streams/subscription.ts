@@ -1,5 +1,5 @@
 import type { Collection as MongoCollection } from 'mongodb'
-import { slowConsumer } from '../errors.js'
+import { slowConsumer, type GatewayError } from '../errors.js'
 import { comparePositions, type Position } from '../mongo/position.js'
 import { openCatchUp, toGatewayError, type CatchUp } from './catch-up.js'
 import { createFilterEvaluator, type FilterEvaluator, type Member } from './dispatcher.js'
@@ -19,11 +19,6 @@ export interface SubscriptionOptions {
   readonly bufferSize: number
   readonly parse: EventParser
   readonly onClose: () => void
-}
-
-/** Resolves once the consumer has taken everything queued, or the queue closed (a stalled one is ended by the registry). */
-async function drained(queue: SubscriberQueue<Delivery>): Promise<void> {
-  while (queue.size > 0 && !queue.closed) await new Promise((resolve) => setTimeout(resolve, 5))
 }
 
 /** Catch-ups of one shared stream's subscribers share their reads of its history too. */
@@ -54,6 +49,7 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
   const { filter, stream, bufferSize } = options
   let last = options.after
   let recovering = false
+  let invalidated: GatewayError | undefined
   let held: Delivery[] | undefined
 
   const queue = createSubscriberQueue<Delivery>({
@@ -84,7 +80,12 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
         void recover()
       }
     },
-    fail: (error) => queue.fail(error),
+    fail(error) {
+      // A drop or rename while this subscriber re-reads history: the re-read goes on up to the invalidating event
+      // (and fails with it there), so every change committed before it is delivered first.
+      if (recovering && error.extensions.code === 'STREAM_INVALIDATED') invalidated = error
+      else queue.fail(error)
+    },
   }
 
   // Compiled at the first catch-up and kept while it recovers: most subscriptions never catch up, and a compiled
@@ -134,10 +135,10 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
       recovering = false
       held = undefined
       evaluate = undefined
+      if (invalidated) queue.fail(invalidated)
     } catch (error) {
       const failure = toGatewayError(error)
-      // What was read before a drop or rename is delivered before the error (failing drops what is still queued).
-      if (failure.extensions.code === 'STREAM_INVALIDATED') await drained(queue)
+      // STREAM_INVALIDATED ends the queue after what it holds (subscriber-queue.ts): nothing read before it is lost.
       queue.fail(failure.extensions.code === 'CURSOR_EXPIRED' ? slowConsumer() : failure)
     }
   }
