@@ -144,8 +144,12 @@ export function createSubscriberQueue<T>(options: SubscriberQueueOptions): Subsc
     },
     shift() {
       if (closed || head >= items.length) return
-      head++
-      if (head > 1024 && head * 2 > items.length) {
+      items[head++] = undefined as never
+      if (head === items.length) {
+        // Drained: start over rather than keep the taken slots (and what they referenced) alive.
+        items = []
+        head = 0
+      } else if (head > 1024 && head * 2 > items.length) {
         items = items.slice(head)
         head = 0
       }
