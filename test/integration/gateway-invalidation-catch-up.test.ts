@@ -4,7 +4,7 @@ import { createClient, type Client } from 'graphql-ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
-import { collectTyped, queryTyped } from '../fixtures/gateway.js'
+import { collectTyped, metricSum, PausableWebSocket, queryTyped } from '../fixtures/gateway.js'
 import { ChangeCursorDocument, OrderChangedDocument } from '../fixtures/generated/graphql.js'
 
 /**
@@ -17,15 +17,11 @@ const INSERTS = 200
 /** Large, incompressible documents: the subscriber's socket fills long before the history is read. */
 const pad = () => randomBytes(48 * 1024).toString('base64')
 
-class PausableWebSocket extends WebSocket {
-  static readonly opened: PausableWebSocket[] = []
-  constructor(address: string, protocols?: string | string[]) {
-    super(address, protocols)
-    PausableWebSocket.opened.push(this)
-  }
-}
-
 let gw: TestGateway
+
+/** `changegate_subscriptions_active` summed over its labels, as /metrics shows it. */
+
+const active = () => metricSum(gw.url, 'changegate_subscriptions_active')
 let client: Client
 let live: Client
 
@@ -42,15 +38,6 @@ afterAll(async () => {
   await live?.dispose()
   await gw?.stop()
 })
-
-/** `changegate_subscriptions_active` summed over its labels, as /metrics shows it. */
-async function active(): Promise<number> {
-  const text = await (await fetch(gw.url.replace('/graphql', '/metrics'))).text()
-  return text
-    .split('\n')
-    .map((line) => /^changegate_subscriptions_active(\{[^}]*\})? (\S+)$/.exec(line))
-    .reduce((sum, match) => sum + (match ? Number(match[2]) : 0), 0)
-}
 
 describe('a collection dropped while a subscriber re-reads history', () => {
   it('delivers every change committed before the drop, then STREAM_INVALIDATED', async () => {

@@ -4,7 +4,7 @@ import { createClient, type Client } from 'graphql-ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
-import { collectTyped, type Collector } from '../fixtures/gateway.js'
+import { type Collector, collectTyped, metricSum, PausableWebSocket } from '../fixtures/gateway.js'
 import { OrderChangedDocument } from '../fixtures/generated/graphql.js'
 
 /**
@@ -17,16 +17,11 @@ const UPDATES = 240
 /** A different, incompressible value per update: an update event carries only the fields that changed. */
 const pad = () => randomBytes(48 * 1024).toString('base64')
 
-/** The ws WebSocket, remembering every instance so a test can stop reading from one (`pause()`). */
-class PausableWebSocket extends WebSocket {
-  static readonly opened: PausableWebSocket[] = []
-  constructor(address: string, protocols?: string | string[]) {
-    super(address, protocols)
-    PausableWebSocket.opened.push(this)
-  }
-}
-
 let gw: TestGateway
+
+/** `changegate_subscriptions_active` summed over its labels, as /metrics shows it. */
+
+const active = () => metricSum(gw.url, 'changegate_subscriptions_active')
 let db: Db
 let slowClient: Client
 let fastClient: Client
@@ -54,15 +49,6 @@ afterAll(async () => {
   await fastClient?.dispose()
   await gw?.stop()
 })
-
-/** `changegate_subscriptions_active` summed over its labels, as /metrics shows it. */
-async function active(): Promise<number> {
-  const text = await (await fetch(gw.url.replace('/graphql', '/metrics'))).text()
-  return text
-    .split('\n')
-    .map((line) => /^changegate_subscriptions_active(\{[^}]*\})? (\S+)$/.exec(line))
-    .reduce((sum, match) => sum + (match ? Number(match[2]) : 0), 0)
-}
 
 const seqOf = (event: { updatedFields: Array<{ path: string; value?: unknown }> }) =>
   event.updatedFields.find((f) => f.path === 'seq')?.value

@@ -6,7 +6,7 @@ import type { SubscriberQueue } from '../../src/streams/subscriber-queue.js'
 import type * as Subscriptions from '../../src/streams/subscription.js'
 import { cursorPosition, expectedGroups, expectSameGroups, openChangeOracle, type AggregateCase, type ChangeOracle, type Value } from '../fixtures/aggregate-oracle.js'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
-import { collect, wsClient, type Collector } from '../fixtures/gateway.js'
+import { collect, type Collector, metricSum, wsClient } from '../fixtures/gateway.js'
 
 /**
  * A live aggregate whose own subscription fails because it fell behind (SLOW_CONSUMER, CURSOR_EXPIRED) is computed
@@ -57,18 +57,13 @@ const SUBSCRIBE = `subscription($where: OrderWhere, $groupBy: [OrderGroupBy!], $
 }`
 
 let gw: TestGateway
+
+/** `changegate_aggregate_rebuilds_total` summed over its labels. */
+
+const rebuilds = () => metricSum(gw.url, 'changegate_aggregate_rebuilds_total')
 let orders: Collection
 let oracle: ChangeOracle
 const clients: Client[] = []
-
-/** `changegate_aggregate_rebuilds_total` summed over its labels. */
-async function rebuilds(): Promise<number> {
-  const text = await (await fetch(gw.url.replace('/graphql', '/metrics'))).text()
-  return text
-    .split('\n')
-    .map((line) => /^changegate_aggregate_rebuilds_total(\{[^}]*\})? (\S+)$/.exec(line))
-    .reduce((sum, match) => sum + (match ? Number(match[2]) : 0), 0)
-}
 
 describe('a live aggregate whose own subscription falls behind', () => {
   let random = 777

@@ -2,7 +2,7 @@ import { ObjectId, type ChangeStream, type ChangeStreamDocument, type Document }
 import type { Client } from 'graphql-ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
-import { collectTyped, wsClient } from '../fixtures/gateway.js'
+import { collectTyped, metricSum, wsClient } from '../fixtures/gateway.js'
 import { OrderChangedDocument } from '../fixtures/generated/graphql.js'
 
 /**
@@ -12,17 +12,13 @@ import { OrderChangedDocument } from '../fixtures/generated/graphql.js'
  */
 
 let gw: TestGateway
+
+/** `changegate_subscriptions_active` summed over its labels, as /metrics shows it. */
+
+const active = () => metricSum(gw.url, 'changegate_subscriptions_active')
 let client: Client
 let oracle: ChangeStream
 const WRITES_AFTER_ACK = 300
-
-async function active(): Promise<number> {
-  const text = await (await fetch(gw.url.replace('/graphql', '/metrics'))).text()
-  return text
-    .split('\n')
-    .map((line) => /^changegate_subscriptions_active(\{[^}]*\})? (\S+)$/.exec(line))
-    .reduce((sum, match) => sum + (match ? Number(match[2]) : 0), 0)
-}
 
 const order = (tenantId: string) => ({
   _id: new ObjectId(),

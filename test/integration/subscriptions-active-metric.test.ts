@@ -2,7 +2,7 @@ import { ObjectId } from 'mongodb'
 import type { Client } from 'graphql-ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
-import { collect, wsClient } from '../fixtures/gateway.js'
+import { collect, metricSum, wsClient } from '../fixtures/gateway.js'
 import { ackedSocket, type RawSocket } from '../security/support.js'
 
 /**
@@ -17,17 +17,11 @@ const ITEMS = Array.from({ length: 100 }, (_, n) => ({ productId: `sku-${n}-${'x
 const SLOW_CONSUMER_TIMEOUT_MS = 1000
 
 let gw: TestGateway
-let client: Client
 
-async function active(): Promise<number> {
-  const text = await (await fetch(gw.url.replace('/graphql', '/metrics'))).text()
-  let sum = 0
-  for (const line of text.split('\n')) {
-    const match = /^changegate_subscriptions_active(\{[^}]*\})? (\S+)$/.exec(line)
-    if (match) sum += Number(match[2])
-  }
-  return sum
-}
+/** `changegate_subscriptions_active` summed over its labels, as /metrics shows it. */
+
+const active = () => metricSum(gw.url, 'changegate_subscriptions_active')
+let client: Client
 
 const order = () => ({ _id: new ObjectId(), tenantId: 'acme', customerId: new ObjectId(), status: 'pending', totalAmount: 1, items: ITEMS })
 const socketOf = (raw: RawSocket) => (raw.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket
