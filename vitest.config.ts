@@ -1,9 +1,20 @@
 import { defineConfig } from 'vitest/config'
 
+/**
+ * Tests whose assertions time the gateway (takeover within the lease TTL + 3 s, event-loop delay under attack)
+ * while they load both cores with several gateways, Redis and MongoDB: they run one at a time. `npm test`
+ * (test/setup/run.ts) runs them, then the browser tests, beside the other projects; a plain `vitest run`, after them.
+ */
+const ALONE = ['test/e2e/cluster-*.test.ts', 'test/security/noisy-neighbour.test.ts']
+/** Bundles the gateway and the embedded server once: the processes these tests spawn start from it. */
+const BUILD = ['test/setup/build.ts']
+
 export default defineConfig({
   // One graphql instance: Node resolves `graphql` to its CommonJS build, so tests must too.
   resolve: { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }] },
   test: {
+    // Two test files at a time (the default on 2 cores is one): most of them wait on sockets and timers.
+    poolOptions: { forks: { maxForks: 2 } },
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 } },
       {
@@ -20,6 +31,18 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts', 'test/security/**/*.test.ts'],
+          exclude: ALONE,
+          globalSetup: BUILD,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'cluster',
+          include: ALONE,
+          globalSetup: BUILD,
           testTimeout: 120_000,
           hookTimeout: 120_000,
           poolOptions: { forks: { singleFork: true } },

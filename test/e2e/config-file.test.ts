@@ -1,7 +1,7 @@
 /**
  * A team's own data end to end: `npm run init` writes a configuration from an existing database, and a gateway
- * process started with it (CHANGEGATE_CONFIG) serves subscriptions on those collections. A broken file stops the
- * process with one line and exit code 2.
+ * process started with it (CHANGEGATE_CONFIG) serves subscriptions on those collections, as does a `.ts` file run
+ * through tsx. A broken file stops the process with one line and exit code 2.
  */
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -10,6 +10,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { collect, httpGraphQL, signToken, spawnGateway, wsClient } from '../fixtures/gateway.js'
+import { nodeEntry } from '../fixtures/child-process.js'
+import { SUPPORT_TICKETS } from '../fixtures/cluster-model.js'
 import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
 
 const run = promisify(execFile)
@@ -77,15 +79,39 @@ describe('a configuration file', () => {
     }
   })
 
+  it('written in TypeScript (`changegate.config.ts` importing `defineConfig` from changegate) loads as `npm start` runs it', async () => {
+    const gw = await spawnGateway(
+      { MONGODB_URI: mongo.uri, MONGODB_DB: mongo.db.databaseName, ...SUPPORT_TICKETS.env },
+      undefined,
+      // The sources through tsx, as `npm start` runs them: no bundled copy of the configuration.
+      { from: 'source' },
+    )
+    try {
+      const token = await signToken({ tenant: 'acme' })
+      const after = (await httpGraphQL<{ changeCursor: string }>(gw.url, token, '{ changeCursor }')).body.data!.changeCursor
+      const client = wsClient(gw.wsUrl, token)
+      const tickets = collect<{ transition: string; ticket: { title: string; priority: string } }>(
+        client,
+        'subscription($a: Cursor) { ticketChanged(after: $a, filter: { where: { title: { eq: "typed" } } }) { transition ticket { title priority } } }',
+        { a: after },
+      )
+      await mongo.db.collection(SUPPORT_TICKETS.collection).insertMany([SUPPORT_TICKETS.make('acme', 'typed'), SUPPORT_TICKETS.make('globex', 'typed')])
+      expect((await tickets.waitFor(1)).map((e) => [e.transition, e.ticket])).toEqual([['ENTERED', { title: 'typed', priority: 'URGENT' }]])
+      await client.dispose()
+      expect(tickets.events).toHaveLength(1)
+    } finally {
+      await gw.stop()
+    }
+  })
+
   it.each([
     ['an unknown field type', { models: { Ticket: { collection: 't', tenantField: null, fields: { title: 'Text' } } } }, 'model Ticket, field title: unknown type "Text"'],
     ['a relation to a model that is not configured', { models: { Ticket: { collection: 't', tenantField: null, fields: { a: 'ObjectId' }, relations: { agent: { model: 'Agent', field: 'a' } } } } }, 'model Ticket, field relations.agent'],
   ])('with %s stops the process with one line naming it, exit code 2', async (_name, config, message) => {
     const file = join(dir, `bad-${Date.now()}.json`)
     writeFileSync(file, JSON.stringify(config))
-    const failed = await run(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { ...process.env, PORT: '0', CHANGEGATE_CONFIG: file, MONGODB_URI: mongo.uri, CHANGEGATE_JWT_SECRET: 'x'.repeat(32) },
-    }).then(
+    const gateway = nodeEntry('gateway', 'build', { PORT: '0', CHANGEGATE_CONFIG: file, MONGODB_URI: mongo.uri, CHANGEGATE_JWT_SECRET: 'x'.repeat(32) })
+    const failed = await run(process.execPath, gateway.args, { env: { ...process.env, ...gateway.env } }).then(
       () => ({ code: 0, stderr: '' }),
       (error: { code: number; stderr: string }) => error,
     )
