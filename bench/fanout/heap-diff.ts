@@ -1,8 +1,8 @@
 /**
  * `npx tsx bench/fanout/heap-diff.ts [--connections N] [--root PATH]`: what one subscription costs the gateway's heap, by kind of
- * object. Takes a heap snapshot with N connections open (default 400, half per tenant) and another once their
- * 5 × N `orderChanged` subscriptions (the fan-out benchmark's) are live, and prints the difference per subscription,
- * grouped by V8 node type and constructor.
+ * object. Takes a heap snapshot before any connection, one with N connections open (default 400, half per tenant)
+ * and one once their 5 × N `orderChanged` subscriptions (the fan-out benchmark's) are live, and prints the
+ * differences per idle connection and per subscription, grouped by V8 node type and constructor.
  */
 import { markdownTable } from '../lib/markdown.js'
 import { startServerProcess, startWorker } from '../lib/processes.js'
@@ -49,25 +49,34 @@ const gateway = await startGateway({ mongodbUri: mongo.ready[1], connections, ro
 const clients = await startWorker({ file: `${ROOT}/bench/fanout/clients.ts`, execArgv: [...TSX] })
 try {
   const tokens = await Promise.all(layout.tenants.map((t) => gateway.sign(t)))
+  const empty = byKind(await gateway.heapSnapshot())
   await clients.request('connect', { url: gateway.url.replace(/^http/, 'ws'), layout, tokens, concurrency: 50 }, 120_000)
-  const before = byKind(await gateway.heapSnapshot())
+  const connected = byKind(await gateway.heapSnapshot())
   await clients.request('subscribe')
   await waitForSubscribers(gateway, layout.subscriptions)
-  const after = byKind(await gateway.heapSnapshot())
-  const rows = [...after.entries()]
-    .map(([kind, a]) => ({ kind, count: a.count - (before.get(kind)?.count ?? 0), bytes: a.bytes - (before.get(kind)?.bytes ?? 0) }))
-    .sort((x, y) => y.bytes - x.bytes)
-  const total = rows.reduce((sum, r) => sum + r.bytes, 0)
-  const per = (value: number) => value / layout.subscriptions
-  process.stdout.write(
-    `${[
-      `Gateway heap per subscription (${n(layout.subscriptions)} subscriptions on ${n(connections)} connections; self sizes after a full GC): ${n(per(total))} bytes`,
-      `gateway: \`${gateway.command}\``,
+  const subscribed = byKind(await gateway.heapSnapshot())
+  const section = (title: string, before: Map<string, { count: number; bytes: number }>, after: typeof before, unit: string, count: number) => {
+    const rows = [...after.entries()]
+      .map(([kind, a]) => ({ kind, count: a.count - (before.get(kind)?.count ?? 0), bytes: a.bytes - (before.get(kind)?.bytes ?? 0) }))
+      .sort((x, y) => y.bytes - x.bytes)
+    const total = rows.reduce((sum, r) => sum + r.bytes, 0)
+    const per = (value: number) => value / count
+    return [
+      `${title}: ${n(per(total))} bytes`,
       '',
       markdownTable(
-        ['kind', 'bytes per subscription', 'objects per subscription'],
+        ['kind', `bytes per ${unit}`, `objects per ${unit}`],
         rows.slice(0, 25).map((r) => [r.kind, n(per(r.bytes)), n(per(r.count))]),
       ),
+      '',
+    ]
+  }
+  process.stdout.write(
+    `${[
+      `gateway: \`${gateway.command}\`; self sizes after a full GC`,
+      '',
+      ...section(`Gateway heap per idle connection (${n(connections)} connections, connection_init acknowledged)`, empty, connected, 'connection', connections),
+      ...section(`Gateway heap per subscription (${n(layout.subscriptions)} subscriptions on ${n(connections)} connections)`, connected, subscribed, 'subscription', layout.subscriptions),
     ].join('\n')}\n`,
   )
 } finally {

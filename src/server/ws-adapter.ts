@@ -83,13 +83,16 @@ export function useWebSocketAdapter(wss: WebSocketServer, server: Server<SocketE
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     opts.onOpen?.()
+    // What the connection needs of its upgrade request; the request itself (headers and all) is not kept alive.
+    const raw = request.socket
+    const { remoteAddress, remotePort } = raw
     let resolveSettled!: () => void
     settled.set(socket, new Promise<void>((resolve) => (resolveSettled = resolve)))
 
     // ws closes by itself on protocol errors (1009 for an oversize frame, 1002, 1007): only note them.
     socket.on('error', (err) => logger.debug({ err }, 'websocket error'))
     const stopKeepAlive = keepAlive(socket, keepAliveMs, unansweredPingLimit(keepAliveMs, opts.slowConsumerTimeoutMs), () => {
-      logger.info({ remoteAddress: request.socket.remoteAddress, remotePort: request.socket.remotePort, code: UNRESPONSIVE_CLOSE.code }, 'websocket unresponsive: closing')
+      logger.info({ remoteAddress, remotePort, code: UNRESPONSIVE_CLOSE.code }, 'websocket unresponsive: closing')
       opts.onUnresponsive?.(socket)
       socket.close(UNRESPONSIVE_CLOSE.code, UNRESPONSIVE_CLOSE.reason)
       setTimeout(() => socket.terminate(), keepAliveMs).unref()
@@ -97,9 +100,9 @@ export function useWebSocketAdapter(wss: WebSocketServer, server: Server<SocketE
 
     const sendFrame = (frame: string) => {
       if (socket.readyState !== WebSocket.OPEN) return Promise.reject(new SocketClosedError())
-      turns.cork(request.socket)
+      turns.cork(raw)
       socket.send(frame)
-      return request.socket.writableNeedDrain ? drained(request.socket) : turns.sent()
+      return raw.writableNeedDrain ? drained(raw) : turns.sent()
     }
     const closed = server.opened(
       {
@@ -117,7 +120,7 @@ export function useWebSocketAdapter(wss: WebSocketServer, server: Server<SocketE
             })
           }),
       },
-      { socket, request, sendFrame },
+      { socket, sendFrame },
     )
 
     socket.once('close', (code: number, reason: Buffer) => {

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http'
 import { getOperationAST, GraphQLError, OperationTypeNode, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult } from 'graphql'
 import { makeServer, MessageType, stringifyMessage, type Context, type OperationResult, type Server } from 'graphql-ws'
 import type { WebSocket } from 'ws'
@@ -17,7 +16,6 @@ import type { GatewayYoga } from './yoga.js'
 /** Per-socket state the adapter creates and the protocol fills in. */
 export interface SocketExtra {
   readonly socket: WebSocket
-  readonly request: IncomingMessage
   /** Writes a frame as graphql-ws's `send` does (corked, with the same waits): for frames sent beside it (ws-direct.ts). */
   readonly sendFrame?: FrameSender
   auth?: AuthContext

@@ -69,8 +69,13 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
   const lingerMs = options.lingerMs ?? 10_000
   const streamKey = (collection: Collection) => `${options.db.databaseName}.${collection}`
   const open = new Set<SubscriberQueue<Delivery>>()
-  const groupSizes = new Map<string, number>()
-  const groupKey = (filter: CompiledFilter) => `${filter.tenant}\n${filter.canonical}`
+  /**
+   * Open subscriptions per (tenant, canonical pipeline), with the compiled filter they all hold: equal filters are
+   * compiled per request but kept once, so 1,000 subscribers to one filter hold one pipeline, not 1,000 copies.
+   */
+  const groups = new Map<string, { size: number; readonly filter: CompiledFilter }>()
+  const groupKey = (filter: CompiledFilter) => `${filter.collection}\n${filter.tenant}\n${filter.canonical}`
+  const intern = (filter: CompiledFilter): CompiledFilter => groups.get(groupKey(filter))?.filter ?? filter
   const parse = createEventCache((collection) => options.tenantFieldOf(collection))
   // A subscription with events waiting that has read nothing for the timeout is a slow consumer.
   const stallCheck = setInterval(() => {
@@ -119,7 +124,9 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
   }
 
   return {
-    async subscribe({ filter, after }) {
+    async subscribe(request) {
+      const filter = intern(request.filter)
+      const { after } = request
       const stream = await acquire(filter.collection)
       // Declared before it is assigned: a subscription that fails while opening closes before it exists.
       const holder: { queue?: SubscriberQueue<Delivery> } = {}
@@ -134,9 +141,8 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
           if (holder.queue) {
             open.delete(holder.queue)
             const key = groupKey(filter)
-            const left = (groupSizes.get(key) ?? 1) - 1
-            if (left > 0) groupSizes.set(key, left)
-            else groupSizes.delete(key)
+            const group = groups.get(key)
+            if (group && --group.size <= 0) groups.delete(key)
             options.onSubscriptionClosed?.(filter)
           }
           release(filter.collection, stream)
@@ -145,14 +151,17 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
       if (!queue.closed) {
         holder.queue = queue
         open.add(queue)
-        groupSizes.set(groupKey(filter), (groupSizes.get(groupKey(filter)) ?? 0) + 1)
+        const key = groupKey(filter)
+        const group = groups.get(key)
+        if (group) group.size++
+        else groups.set(key, { size: 1, filter })
         options.onSubscriptionOpened?.(filter)
       }
       return queue
     },
     streamKey,
     streamPipeline: () => [],
-    sharing: (filter) => groupSizes.get(groupKey(filter)) ?? 0,
+    sharing: (filter) => groups.get(groupKey(filter))?.size ?? 0,
     statuses: () => [...streams.values()].map((s) => s.status()),
     async stop() {
       clearInterval(stallCheck)
