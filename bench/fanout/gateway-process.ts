@@ -1,6 +1,6 @@
 /**
- * The gateway as a benchmark sees it: its own process (`node --import tsx src/main.ts`, from this checkout or another
- * one) against a given MongoDB, with tokens signed for it, its `streams` admin query, and memory readings from /proc
+ * The gateway as a benchmark sees it: its own process (`src/main.ts` compiled, or through tsx; from this checkout or
+ * another one) against a given MongoDB, with tokens signed for it, its `streams` admin query, and memory readings from /proc
  * after a forced full GC.
  */
 import { randomBytes } from 'node:crypto'
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { SignJWT } from 'jose'
 import { freePort } from '../lib/ports.js'
 import { startServerProcess, type Exit } from '../lib/processes.js'
+import { compiled } from '../lib/compiled.js'
 import { collectGarbage, takeHeapSnapshot } from './inspector.js'
 import { DATABASE } from './protocol.js'
 
@@ -57,6 +58,8 @@ export interface GatewayOptions {
   readonly profileDir?: string
   /** The checkout whose `src/main.ts` runs (its working directory too); default: this one. */
   readonly root?: string
+  /** `compiled` (default): bundled JavaScript, as production runs it (../lib/compiled.ts); `source`: through tsx. */
+  readonly from?: 'compiled' | 'source'
 }
 
 export function rssKb(pid: number): number {
@@ -88,8 +91,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
     ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []),
     // Only to force a full GC before memory readings and to take heap snapshots (nothing stays attached).
     `--inspect=127.0.0.1:${inspectPort}`,
-    ...TSX,
-    'src/main.ts',
+    ...(options.from === 'source' ? [...TSX, 'src/main.ts'] : [await compiled(options.root ?? ROOT, 'src/main.ts')]),
   ]
   const server = await startServerProcess({ command: 'env', args: [...env, process.execPath, ...nodeArgs], cwd: options.root ?? ROOT, readyPattern: /(http:\/\/\S+\/graphql)/ })
   const url = server.ready[1]

@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/fanout/heap-diff.ts [--connections N] [--root PATH]`: what one subscription costs the gateway's heap, by kind of
+ * `npx tsx bench/fanout/heap-diff.ts [--connections N] [--root PATH] [--retainers]`: what one subscription costs the gateway's heap, by kind of
  * object. Takes a heap snapshot before any connection, one with N connections open (default 400, half per tenant)
  * and one once their 5 × N `orderChanged` subscriptions (the fan-out benchmark's) are live, and prints the
  * differences per idle connection and per subscription, grouped by V8 node type and constructor.
@@ -8,25 +8,82 @@ import { markdownTable } from '../lib/markdown.js'
 import { startServerProcess, startWorker } from '../lib/processes.js'
 import { formatNumber as n } from '../lib/stats.js'
 import { freePort } from '../lib/ports.js'
-import { ROOT, startGateway, TSX, waitForSubscribers } from './gateway-process.js'
+import { ROOT, startGateway, waitForSubscribers } from './gateway-process.js'
+import { compiled } from '../lib/compiled.js'
 import { createLayout } from './layout.js'
 
 interface Snapshot {
-  readonly snapshot: { readonly meta: { readonly node_fields: string[]; readonly node_types: [string[], ...unknown[]] } }
+  readonly snapshot: {
+    readonly meta: {
+      readonly node_fields: string[]
+      readonly node_types: [string[], ...unknown[]]
+      readonly edge_fields: string[]
+      readonly edge_types: [string[], ...unknown[]]
+    }
+  }
   readonly nodes: number[]
+  readonly edges: number[]
   readonly strings: string[]
 }
 
+/** `--retainers`: arrays are counted by what holds them (`array ← Constructor.property`), not as one kind. */
+const withRetainers = process.argv.includes('--retainers')
+
 /** Self size and count by `type` (or `type:constructor` for objects and closures). */
 function byKind(text: string): Map<string, { count: number; bytes: number }> {
-  const { snapshot, nodes, strings } = JSON.parse(text) as Snapshot
+  const { snapshot, nodes, edges, strings } = JSON.parse(text) as Snapshot
   const fields = snapshot.meta.node_fields
-  const [type, name, selfSize] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f))
+  const [type, name, selfSize, edgeCount] = ['type', 'name', 'self_size', 'edge_count'].map((f) => fields.indexOf(f))
   const types = snapshot.meta.node_types[0]
+  const kindOf = (i: number) => {
+    const t = types[nodes[i + type]]
+    return t === 'object' || t === 'closure' ? `${t}: ${strings[nodes[i + name]] || '(anonymous)'}` : t
+  }
+  // The first strong retainer of every array, as `Holder.edge` (a closure also by its file and line).
+  const holders = new Map<number, string>()
+  if (withRetainers) {
+    const edgeFields = snapshot.meta.edge_fields
+    const [edgeType, edgeName, toNode] = ['type', 'name_or_index', 'to_node'].map((f) => edgeFields.indexOf(f))
+    const edgeTypes = snapshot.meta.edge_types[0]
+    const firstEdge: number[] = []
+    for (let i = 0, e = 0; i < nodes.length; i += fields.length) {
+      firstEdge[i / fields.length] = e
+      e += nodes[i + edgeCount] * edgeFields.length
+    }
+    const edgeTo = (i: number, wanted: string) => {
+      const from = firstEdge[i / fields.length]
+      for (let e = from; e < from + nodes[i + edgeCount] * edgeFields.length; e += edgeFields.length) {
+        const et = edgeTypes[edges[e + edgeType]]
+        if (et !== 'element' && et !== 'hidden' && strings[edges[e + edgeName]] === wanted) return edges[e + toNode]
+      }
+      return undefined
+    }
+    const locations = new Map<number, string>()
+    const snap = JSON.parse(text) as { locations?: number[]; snapshot: { meta: { location_fields?: string[] } } }
+    const lf = snap.snapshot.meta.location_fields?.length ?? 4
+    for (let l = 0; l < (snap.locations?.length ?? 0); l += lf) locations.set(snap.locations![l], `${snap.locations![l + 2] + 1}`)
+    const where = (i: number) => {
+      if (types[nodes[i + type]] !== 'closure') return ''
+      const shared = edgeTo(i, 'shared')
+      const script = shared === undefined ? undefined : edgeTo(shared, 'script_or_debug_info')
+      const path = script === undefined ? '?' : (strings[nodes[script + name]] || '?').replace(/^.*\/(src|node_modules)\//, '')
+      return ` @${path}:${locations.get(i) ?? '?'}`
+    }
+    let e = 0
+    for (let i = 0; i < nodes.length; i += fields.length) {
+      for (let n = 0; n < nodes[i + edgeCount]; n++, e += edgeFields.length) {
+        const et = edgeTypes[edges[e + edgeType]]
+        const to = edges[e + toNode]
+        if (et === 'weak' || holders.has(to) || types[nodes[to + type]] !== 'array') continue
+        const label = et === 'element' || et === 'hidden' ? `[${et}]` : strings[edges[e + edgeName]]
+        holders.set(to, `${kindOf(i)}${where(i)} .${label}`)
+      }
+    }
+  }
   const out = new Map<string, { count: number; bytes: number }>()
   for (let i = 0; i < nodes.length; i += fields.length) {
-    const t = types[nodes[i + type]]
-    const key = t === 'object' || t === 'closure' ? `${t}: ${strings[nodes[i + name]] || '(anonymous)'}` : t
+    const holder = holders.get(i)
+    const key = holder === undefined ? kindOf(i) : `array ← ${holder}`
     const entry = out.get(key) ?? { count: 0, bytes: 0 }
     entry.count++
     entry.bytes += nodes[i + selfSize]
@@ -44,9 +101,9 @@ const connections = Number(argValue('--connections') ?? 400)
 const root = argValue('--root')
 const layout = createLayout({ connections, subscriptionsPerConnection: 5, tenants: ['acme', 'globex'], fanout: 10 })
 const port = await freePort()
-const mongo = await startServerProcess({ command: process.execPath, args: [...TSX, 'src/embedded/cli.ts', '--port', String(port)], cwd: ROOT, readyPattern: /(mongodb:\/\/\S+)/ })
+const mongo = await startServerProcess({ command: process.execPath, args: [await compiled(ROOT, 'src/embedded/cli.ts'), '--port', String(port)], cwd: ROOT, readyPattern: /(mongodb:\/\/\S+)/ })
 const gateway = await startGateway({ mongodbUri: mongo.ready[1], connections, root })
-const clients = await startWorker({ file: `${ROOT}/bench/fanout/clients.ts`, execArgv: [...TSX] })
+const clients = await startWorker({ file: await compiled(ROOT, 'bench/fanout/clients.ts') })
 try {
   const tokens = await Promise.all(layout.tenants.map((t) => gateway.sign(t)))
   const empty = byKind(await gateway.heapSnapshot())
@@ -66,7 +123,7 @@ try {
       '',
       markdownTable(
         ['kind', `bytes per ${unit}`, `objects per ${unit}`],
-        rows.slice(0, 25).map((r) => [r.kind, n(per(r.bytes)), n(per(r.count))]),
+        rows.slice(0, withRetainers ? 40 : 25).map((r) => [r.kind, n(per(r.bytes)), n(per(r.count))]),
       ),
       '',
     ]

@@ -20,7 +20,8 @@ import { measureCpu } from '../lib/cpu.js'
 import { summarizeCpuProfile } from '../lib/cpu-profile.js'
 import { freePort } from '../lib/ports.js'
 import { startServerProcess, startWorker, type Worker } from '../lib/processes.js'
-import { ROOT, startGateway, TSX, waitForSubscribers } from './gateway-process.js'
+import { ROOT, startGateway, waitForSubscribers } from './gateway-process.js'
+import { compiled } from '../lib/compiled.js'
 import { createLayout, type Layout } from './layout.js'
 import { renderProfileLayers } from './profile-groups.js'
 import { isFullRun, parseOptions, type Options } from './options.js'
@@ -78,7 +79,7 @@ async function connectClients(clients: Worker, url: string, layout: Layout, toke
 async function runGateway(o: Options, layout: Layout, uri: string, writer: Worker, mongoPid: number, profileDir: string | undefined): Promise<{ run: GatewayRun; command: string }> {
   const gateway = await startGateway({ mongodbUri: uri, connections: o.connections, subscriptionBuffer: o.subscriptionBuffer, profileDir })
   log(`gateway pid ${gateway.pid} at ${gateway.url}`)
-  const clients = await startWorker({ file: join(ROOT, 'bench/fanout/clients.ts'), execArgv: [...TSX] })
+  const clients = await startWorker({ file: await compiled(ROOT, 'bench/fanout/clients.ts') })
   try {
     const tokens = await Promise.all(TENANTS.map((t) => gateway.sign(t)))
     await sleep(1_000)
@@ -120,7 +121,7 @@ async function runGateway(o: Options, layout: Layout, uri: string, writer: Worke
 }
 
 async function runDriver(o: Options, layout: Layout, uri: string, writer: Worker, mongoPid: number): Promise<DriverRun> {
-  const watcher = await startWorker({ file: join(ROOT, 'bench/fanout/driver-watch.ts'), execArgv: [...TSX] })
+  const watcher = await startWorker({ file: await compiled(ROOT, 'bench/fanout/driver-watch.ts') })
   try {
     log(`driver baseline: opening ${o.baselineStreams} change streams`)
     const started = performance.now()
@@ -147,8 +148,8 @@ async function runDriver(o: Options, layout: Layout, uri: string, writer: Worker
 }
 
 async function runBare(o: Options, layout: Layout): Promise<BareRun> {
-  const server = await startWorker({ file: join(ROOT, 'bench/fanout/bare-server.ts'), execArgv: [...TSX] })
-  const clients = await startWorker({ file: join(ROOT, 'bench/fanout/clients.ts'), execArgv: [...TSX] })
+  const server = await startWorker({ file: await compiled(ROOT, 'bench/fanout/bare-server.ts') })
+  const clients = await startWorker({ file: await compiled(ROOT, 'bench/fanout/clients.ts') })
   try {
     const port = await server.request<number>('listen')
     log(`bare ws: connecting ${o.connections} WebSockets`)
@@ -206,14 +207,14 @@ async function main(): Promise<number> {
   const measuredRevision = revision()
   const profileDir = o.profile ? join(ROOT, '.bench-out', `fanout-profile-${Date.now()}`) : undefined
   const port = await freePort()
-  const serverArgs = [...TSX, 'src/embedded/cli.ts', '--port', String(port)]
+  const serverArgs = [await compiled(ROOT, 'src/embedded/cli.ts'), '--port', String(port)]
   const mongo = await startServerProcess({ command: process.execPath, args: serverArgs, cwd: ROOT, readyPattern: /(mongodb:\/\/\S+)/ })
   const uri = mongo.ready[1]
   log(`embedded server pid ${mongo.pid} at ${uri}`)
   const measurements: { -readonly [K in keyof Measurements]: Measurements[K] } = { subscriptions: layout.subscriptions, customers: layout.customers }
   let gatewayCommand = '—'
   try {
-    const writer = await startWorker({ file: join(ROOT, 'bench/fanout/writer.ts'), args: [uri], execArgv: [...TSX] })
+    const writer = await startWorker({ file: await compiled(ROOT, 'bench/fanout/writer.ts'), args: [uri] })
     try {
       if (o.parts.has('s1') || o.parts.has('s2')) {
         const gateway = await runGateway(o, layout, uri, writer, mongo.pid, profileDir)

@@ -5,11 +5,11 @@
  */
 import { execFileSync } from 'node:child_process'
 import { loadavg } from 'node:os'
-import { join } from 'node:path'
 import { freePort } from '../lib/ports.js'
 import { startServerProcess, startWorker } from '../lib/processes.js'
 import { formatNumber as n } from '../lib/stats.js'
-import { ROOT, startGateway, TSX, waitForSubscribers, type MemoryReading } from './gateway-process.js'
+import { ROOT, startGateway, waitForSubscribers, type MemoryReading } from './gateway-process.js'
+import { compiled } from '../lib/compiled.js'
 import type { Layout } from './layout.js'
 import type { Options } from './options.js'
 import { DRAIN_LIMIT_MS, measuredPhase, sender, warmUp } from './phases.js'
@@ -71,16 +71,16 @@ export async function runS1Once(tree: Tree, index: number, o: Options, layout: L
   const port = await freePort()
   const mongo = await startServerProcess({
     command: process.execPath,
-    args: [...TSX, 'src/embedded/cli.ts', '--port', String(port)],
+    args: [await compiled(ROOT, 'src/embedded/cli.ts'), '--port', String(port)],
     cwd: ROOT,
     readyPattern: /(mongodb:\/\/\S+)/,
   })
   const uri = mongo.ready[1]
   try {
-    const writer = await startWorker({ file: join(ROOT, 'bench/fanout/writer.ts'), args: [uri], execArgv: [...TSX] })
+    const writer = await startWorker({ file: await compiled(ROOT, 'bench/fanout/writer.ts'), args: [uri] })
     try {
       const gateway = await startGateway({ mongodbUri: uri, connections: o.connections, subscriptionBuffer: o.subscriptionBuffer, root: tree.root })
-      const clients = await startWorker({ file: join(ROOT, 'bench/fanout/clients.ts'), execArgv: [...TSX] })
+      const clients = await startWorker({ file: await compiled(ROOT, 'bench/fanout/clients.ts') })
       try {
         const tokens = await Promise.all(TENANTS.map((t) => gateway.sign(t)))
         await sleep(1_000)

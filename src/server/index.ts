@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { GraphQLSchema } from 'graphql'
 import { handleProtocols } from 'graphql-ws'
-import { WebSocketServer } from 'ws'
+import { WebSocketServer, type WebSocket } from 'ws'
 import type { Config } from '../config/index.js'
 import { DEFAULT_MESSAGES, ErrorCode } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
@@ -199,6 +199,9 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   })
 
   let stopping = false
+  // Defined out here: a closure made inside the upgrade handler would share its context, and the socket's error
+  // listener would keep that context, and with it the upgrade request, alive for as long as the connection lasts.
+  const upgraded = (ws: WebSocket, req: IncomingMessage) => void wss.emit('connection', ws, req)
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', (err) => logger.debug({ err }, 'upgrade socket error'))
     if (pathOf(req) !== GRAPHQL_PATH) return refuseUpgrade(socket, 404, 'Not Found')
@@ -214,7 +217,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       return refuseUpgrade(socket, 429, 'Too Many Requests')
     }
     socket.once('close', release)
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
+    wss.handleUpgrade(req, socket, head, upgraded)
   })
 
   let stopped: Promise<void> | undefined

@@ -55,139 +55,166 @@ export function endsAfterQueued(error: GatewayError): boolean {
  * that far behind gets one error item (e.g. SLOW_CONSUMER) and the iterator ends.
  */
 export function createSubscriberQueue<T>(options: SubscriberQueueOptions): SubscriberQueue<T> {
-  let items: Array<QueueItem<T>> = []
-  let head = 0
-  let waiter: ((r: IteratorResult<QueueItem<T>>) => void) | undefined
-  let ending = false // an error is queued: nothing more is accepted
-  let closed = false
-  let spaceWaiters: Array<() => void> = []
-  let lastPullAt = performance.now()
-  let released = false
-  let ready: (() => void) | undefined
-  const notify = () => {
-    const callback = ready
-    ready = undefined
-    callback?.()
-  }
-  const release = () => {
-    if (released) return
-    released = true
-    options.onClose()
+  return new BoundedQueue<T>(options)
+}
+
+const DONE: IteratorResult<never> = { value: undefined, done: true }
+
+/**
+ * A class rather than closures over local state: one queue per subscription, and methods on the prototype cost
+ * nothing per queue where sixteen closures and their context cost about a kilobyte.
+ */
+class BoundedQueue<T> implements SubscriberQueue<T> {
+  #items: Array<QueueItem<T>> = []
+  #head = 0
+  #waiter: ((r: IteratorResult<QueueItem<T>>) => void) | undefined
+  /** An error is queued: nothing more is accepted. */
+  #ending = false
+  #closed = false
+  #spaceWaiters: Array<() => void> = []
+  #lastPullAt = performance.now()
+  #released = false
+  #ready: (() => void) | undefined
+  readonly #options: SubscriberQueueOptions
+
+  constructor(options: SubscriberQueueOptions) {
+    this.#options = options
   }
 
-  const wakeSpace = () => {
-    if (spaceWaiters.length === 0) return
-    const w = spaceWaiters
-    spaceWaiters = []
+  push(value: T): void {
+    if (this.#closed || this.#ending) return
+    if (this.#items.length - this.#head >= this.#options.capacity) {
+      // Dropping what is queued is the point: memory stays bounded, and the consumer resumes from the last
+      // cursor it received, which re-reads exactly what it missed.
+      this.fail(this.#options.onOverflow(), { afterQueued: false })
+      return
+    }
+    this.#offer({ value })
+  }
+
+  fail(error: GatewayError, { afterQueued = endsAfterQueued(error) }: { readonly afterQueued?: boolean } = {}): void {
+    if (this.#closed || this.#ending) return
+    this.#ending = true
+    if (!afterQueued) {
+      this.#items = []
+      this.#head = 0
+    }
+    this.#offer({ error })
+    this.#wakeSpace()
+    this.#release()
+  }
+
+  space(): Promise<void> {
+    if (this.#closed || this.#ending || this.#items.length - this.#head < this.#options.capacity) return Promise.resolve()
+    return new Promise((resolve) => this.#spaceWaiters.push(resolve))
+  }
+
+  get size(): number {
+    return this.#items.length - this.#head
+  }
+
+  get closed(): boolean {
+    return this.#closed || this.#ending
+  }
+
+  get lastPullAt(): number {
+    return this.#lastPullAt
+  }
+
+  peek(): QueueItem<T> | undefined {
+    this.#lastPullAt = performance.now()
+    return this.#closed || this.#head >= this.#items.length ? undefined : this.#items[this.#head]
+  }
+
+  shift(): void {
+    if (this.#closed || this.#head >= this.#items.length) return
+    this.#items[this.#head++] = undefined as never
+    if (this.#head === this.#items.length) {
+      // Drained: start over rather than keep the taken slots (and what they referenced) alive.
+      this.#items = []
+      this.#head = 0
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head)
+      this.#head = 0
+    }
+    this.#wakeSpace()
+  }
+
+  onReady(callback: () => void): void {
+    this.#ready = callback
+  }
+
+  next(): Promise<IteratorResult<QueueItem<T>>> {
+    this.#lastPullAt = performance.now()
+    if (this.#closed) return Promise.resolve(DONE)
+    if (this.#head < this.#items.length) {
+      const item = this.#items[this.#head]
+      this.shift()
+      return Promise.resolve({ value: item, done: false })
+    }
+    if (this.#ending) {
+      this.#close()
+      return Promise.resolve(DONE)
+    }
+    return new Promise((resolve) => {
+      this.#waiter = resolve
+    })
+  }
+
+  return(): Promise<IteratorResult<QueueItem<T>>> {
+    const w = this.#waiter
+    this.#waiter = undefined
+    this.#close()
+    w?.(DONE)
+    return Promise.resolve(DONE)
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<QueueItem<T>>> {
+    void this.return()
+    return Promise.reject(error)
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  #notify(): void {
+    const callback = this.#ready
+    this.#ready = undefined
+    callback?.()
+  }
+
+  #release(): void {
+    if (this.#released) return
+    this.#released = true
+    this.#options.onClose()
+  }
+
+  #wakeSpace(): void {
+    if (this.#spaceWaiters.length === 0) return
+    const w = this.#spaceWaiters
+    this.#spaceWaiters = []
     for (const f of w) f()
   }
 
-  const close = () => {
-    if (closed) return
-    closed = true
-    items = []
-    head = 0
-    wakeSpace()
-    release()
-    notify()
+  #close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#items = []
+    this.#head = 0
+    this.#wakeSpace()
+    this.#release()
+    this.#notify()
   }
 
-  const offer = (item: QueueItem<T>) => {
-    if (waiter) {
-      const w = waiter
-      waiter = undefined
+  #offer(item: QueueItem<T>): void {
+    if (this.#waiter) {
+      const w = this.#waiter
+      this.#waiter = undefined
       w({ value: item, done: false })
       return
     }
-    items.push(item)
-    notify()
+    this.#items.push(item)
+    this.#notify()
   }
-
-  const queue: SubscriberQueue<T> = {
-    push(value) {
-      if (closed || ending) return
-      if (items.length - head >= options.capacity) {
-        // Dropping what is queued is the point: memory stays bounded, and the consumer resumes from the last
-        // cursor it received, which re-reads exactly what it missed.
-        queue.fail(options.onOverflow(), { afterQueued: false })
-        return
-      }
-      offer({ value })
-    },
-    fail(error, { afterQueued = endsAfterQueued(error) } = {}) {
-      if (closed || ending) return
-      ending = true
-      if (!afterQueued) {
-        items = []
-        head = 0
-      }
-      offer({ error })
-      wakeSpace()
-      release()
-    },
-    space() {
-      if (closed || ending || items.length - head < options.capacity) return Promise.resolve()
-      return new Promise((resolve) => spaceWaiters.push(resolve))
-    },
-    get size() {
-      return items.length - head
-    },
-    get closed() {
-      return closed || ending
-    },
-    get lastPullAt() {
-      return lastPullAt
-    },
-    peek() {
-      lastPullAt = performance.now()
-      return closed || head >= items.length ? undefined : items[head]
-    },
-    shift() {
-      if (closed || head >= items.length) return
-      items[head++] = undefined as never
-      if (head === items.length) {
-        // Drained: start over rather than keep the taken slots (and what they referenced) alive.
-        items = []
-        head = 0
-      } else if (head > 1024 && head * 2 > items.length) {
-        items = items.slice(head)
-        head = 0
-      }
-      wakeSpace()
-    },
-    onReady(callback) {
-      ready = callback
-    },
-    next() {
-      lastPullAt = performance.now()
-      if (closed) return Promise.resolve({ value: undefined, done: true })
-      if (head < items.length) {
-        const item = items[head]
-        queue.shift()
-        return Promise.resolve({ value: item, done: false })
-      }
-      if (ending) {
-        close()
-        return Promise.resolve({ value: undefined, done: true })
-      }
-      return new Promise((resolve) => {
-        waiter = resolve
-      })
-    },
-    return() {
-      const w = waiter
-      waiter = undefined
-      close()
-      w?.({ value: undefined, done: true })
-      return Promise.resolve({ value: undefined, done: true })
-    },
-    throw(error?: unknown) {
-      void queue.return?.()
-      return Promise.reject(error)
-    },
-    [Symbol.asyncIterator]() {
-      return queue
-    },
-  }
-  return queue
 }
