@@ -26,7 +26,7 @@ describe('reading a backlog of changes', () => {
     await mongo?.stop()
   })
 
-  it('gives timers a turn at least every ~10 ms of dispatch work, in order and without loss', async () => {
+  it('gives timers a turn at least every ~40 ms of dispatch work, in order and without loss', async () => {
     const collection = mongo.db.collection('backlog')
     await collection.insertOne({ warmUp: true })
     const seen: number[] = []
@@ -55,7 +55,8 @@ describe('reading a backlog of changes', () => {
       await all
       clearInterval(ticker)
       expect(seen).toEqual(Array.from({ length: EVENTS }, (_, n) => n))
-      expect(longest, `a timer waited ${Math.round(longest)} ms`).toBeLessThan(100)
+      // ~40 ms slices plus one event's work; without them a batch held the timer 451 ms here.
+      expect(longest, `a timer waited ${Math.round(longest)} ms`).toBeLessThan(150)
     } finally {
       await source.stop()
     }
