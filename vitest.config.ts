@@ -1,11 +1,12 @@
 import { defineConfig } from 'vitest/config'
 
 /**
- * Tests whose assertions time the gateway (takeover within the lease TTL + 3 s, event-loop delay under attack)
- * while they load both cores with several gateways, Redis and MongoDB: they run one at a time. `npm test`
- * (test/setup/run.ts) runs them, then the browser tests, beside the other projects; a plain `vitest run`, after them.
+ * Tests whose assertions need the gateway to keep up (takeover within the lease TTL + 3 s, event-loop delay under
+ * attack, live aggregates through 10,000 random writes) while they load both cores with gateways, Redis and MongoDB:
+ * they run one at a time. `npm test` (test/setup/run.ts) runs them, then the browser tests, beside the other
+ * projects; a plain `vitest run`, after them.
  */
-const ALONE = ['test/e2e/cluster-*.test.ts', 'test/security/noisy-neighbour.test.ts']
+const ALONE = ['test/e2e/cluster-*.test.ts', 'test/security/noisy-neighbour.test.ts', 'test/integration/live-aggregates.test.ts']
 /** Bundles the gateway and the embedded server once: the processes these tests spawn start from it. */
 const BUILD = ['test/setup/build.ts']
 
@@ -22,6 +23,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          exclude: ALONE,
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
@@ -40,7 +42,7 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          name: 'cluster',
+          name: 'alone',
           include: ALONE,
           globalSetup: BUILD,
           testTimeout: 120_000,

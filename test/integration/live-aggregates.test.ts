@@ -147,7 +147,7 @@ describe('live aggregates against an oracle', () => {
     for (const [n, c] of CASES.entries()) {
       if (c.window || n === 0) continue
       const expected = expectedGroups(c, all, new Date())
-      await vi.waitFor(() => expectSameGroups(collectors[n].events.at(-1)!.groups, expected, `${c.name}, final (${collectors[n].events.length} values, last at ${collectors[n].events.at(-1)!.asOf})`), { timeout: 90_000, interval: 250 })
+      await vi.waitFor(() => expectSameGroups(collectors[n].events.at(-1)!.groups, expected, `${c.name}, final (${collectors[n].events.length} values, last at ${collectors[n].events.at(-1)!.asOf}; errors ${JSON.stringify(collectors[n].errors)})`), { timeout: 90_000, interval: 250 })
     }
 
     const everyone: [AggregateCase, Collector<Value>][] = [...CASES.map((c, n) => [c, collectors[n]] as [AggregateCase, Collector<Value>]), [CASES[0], resumed!]]

@@ -1,7 +1,7 @@
 /**
  * `npm test`'s test run: two `vitest run`s side by side, each line of their output prefixed with its name.
  *
- * - `sequential`: the tests that time the gateway while several gateways, Redis and MongoDB load the machine
+ * - `sequential`: the tests that need the gateway to keep up while gateways, Redis and MongoDB load the machine
  *   (vitest.config.ts, ALONE), then the browser tests, one file at a time;
  * - `parallel`: unit, integration and the other end-to-end tests, two files at a time.
  *
@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline'
 
 const VITEST = ['node_modules/vitest/vitest.mjs', 'run']
 const RUNS: Record<string, string[]> = {
-  sequential: ['--project', 'cluster', '--project', 'browser'],
+  sequential: ['--project', 'alone', '--project', 'browser'],
   parallel: ['--project', 'unit', '--project', 'integration', '--project', 'e2e'],
 }
 
