@@ -9,7 +9,7 @@ const ALONE = ['test/e2e/cluster-*.test.ts', 'test/security/noisy-neighbour.test
 /**
  * The live-aggregate oracle test (10,000 random writes, every value checked at its cursor) needs the machine to
  * itself: beside the rest of the suite on 2 cores, its all-time values did not reach the last write within the test's
- * 90 s bound (three CI runs of four). `npm test` runs it after everything else.
+ * 90 s bound (three CI runs of four; once even after the rest had finished). `npm test` runs it before everything else.
  */
 const WHOLE_MACHINE = ['test/integration/live-aggregates.test.ts']
 /** Bundles the gateway and the embedded server once: the processes these tests spawn start from it. */
