@@ -6,12 +6,6 @@ import { defineConfig } from 'vitest/config'
  * (test/setup/run.ts) runs them, then the browser tests, beside the other projects; a plain `vitest run`, after them.
  */
 const ALONE = ['test/e2e/cluster-*.test.ts', 'test/security/noisy-neighbour.test.ts']
-/**
- * The live-aggregate oracle test (10,000 random writes, every value checked at its cursor) needs the machine to
- * itself: beside the rest of the suite on 2 cores, its all-time values did not reach the last write within the test's
- * 90 s bound (three CI runs of four; once even after the rest had finished). `npm test` runs it before everything else.
- */
-const WHOLE_MACHINE = ['test/integration/live-aggregates.test.ts']
 /** Bundles the gateway and the embedded server once: the processes these tests spawn start from it. */
 const BUILD = ['test/setup/build.ts']
 
@@ -28,7 +22,6 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          exclude: WHOLE_MACHINE,
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
@@ -52,16 +45,6 @@ export default defineConfig({
           globalSetup: BUILD,
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          poolOptions: { forks: { singleFork: true } },
-        },
-      },
-      {
-        extends: true,
-        test: {
-          name: 'whole-machine',
-          include: WHOLE_MACHINE,
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
           poolOptions: { forks: { singleFork: true } },
         },
       },

@@ -52,10 +52,15 @@ describe('live aggregates against an oracle', () => {
   let oracle: ChangeOracle
   const clients: Client[] = []
 
+  // Each collector's own client: the one to drop is found by its collector, never by the order clients were made in
+  // (the tokens are signed concurrently, and finish in any order).
+  const clientOf = new Map<Collector<Value>, Client>()
   const subscribe = async (c: AggregateCase, after?: string, throttleMs = 100): Promise<Collector<Value>> => {
     const client = wsClient(gw.wsUrl, await gw.token(c.tenant))
     clients.push(client)
-    return collect<Value>(client, SUBSCRIBE, { where: c.where ?? null, groupBy: c.groupBy, window: c.window ?? null, throttleMs, after: after ?? null })
+    const collector = collect<Value>(client, SUBSCRIBE, { where: c.where ?? null, groupBy: c.groupBy, window: c.window ?? null, throttleMs, after: after ?? null })
+    clientOf.set(collector, client)
+    return collector
   }
 
   beforeAll(async () => {
@@ -130,7 +135,7 @@ describe('live aggregates against an oracle', () => {
       if (done === 4000) {
         // A dashboard drops off mid-run...
         dropped = collectors[0]
-        await clients[0].dispose()
+        await clientOf.get(dropped)!.dispose()
       }
       if (done === 6000) {
         // ...and comes back with its last cursor.

@@ -3,8 +3,7 @@
  *
  * - `sequential`: the tests that need the gateway to keep up while gateways, Redis and MongoDB load the machine
  *   (vitest.config.ts, ALONE), then the browser tests, one file at a time;
- * - `parallel`: unit, integration and the other end-to-end tests, two files at a time;
- * - before both, alone: `whole-machine`, the live-aggregate oracle test.
+ * - `parallel`: unit, integration and the other end-to-end tests, two files at a time.
  *
  * Most test files wait on sockets, timers and other processes far more than they compute (the whole suite used
  * 44 % of two cores run as one `vitest run`), so the two halves overlap instead of queueing. Arguments (a file, a
@@ -33,11 +32,8 @@ function run(name: string | undefined, args: string[]): Promise<number> {
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))))
 }
 
-/** First, with the machine to itself (nothing else started yet), the tests that need it (vitest.config.ts, WHOLE_MACHINE). */
-const FIRST: [string, string[]] = ['whole-machine', ['--project', 'whole-machine']]
-
 const args = process.argv.slice(2)
-const codes = args.length > 0 ? [await run(undefined, args)] : [await run(...FIRST), ...(await Promise.all(Object.entries(RUNS).map(([name, a]) => run(name, a))))]
-const failed = [FIRST[0], ...Object.keys(RUNS)].filter((_, n) => args.length === 0 && codes[n] !== 0)
+const codes = args.length > 0 ? [await run(undefined, args)] : await Promise.all(Object.entries(RUNS).map(([name, a]) => run(name, a)))
+const failed = Object.keys(RUNS).filter((_, n) => args.length === 0 && codes[n] !== 0)
 if (failed.length > 0) process.stderr.write(`failed: ${failed.join(', ')}\n`)
 process.exit(codes.some((code) => code !== 0) ? 1 : 0)
