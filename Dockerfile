@@ -1,11 +1,15 @@
 # changegate gateway image.
 #
 # The build stage compiles src/ with the full toolchain (tsc -p tsconfig.build.json); the runtime stage holds
-# only production dependencies and dist/, and runs `node dist/main.js`.
+# only production dependencies and dist/, and runs `node dist/main.js`. tsx is one of those dependencies: the gateway
+# compiles a `.ts` configuration file with it at start (a `.json` file needs nothing), and `import ... from
+# 'changegate'` in the file resolves to the gateway itself, so the file can be mounted anywhere.
 #
 #   docker build -t changegate .
 #   docker run -p 4000:4000 changegate                     # embedded MongoDB, demo data
 #   docker run -p 4000:4000 -e MONGODB_URI=... -e CHANGEGATE_JWT_SECRET=... changegate
+#   docker run -p 4000:4000 -v "$PWD/changegate.config.ts:/etc/changegate/changegate.config.ts:ro" \
+#     -e CHANGEGATE_CONFIG=/etc/changegate/changegate.config.ts -e MONGODB_URI=... -e CHANGEGATE_JWT_SECRET=... changegate
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { extname, resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { importConfigModule } from './config-import.js'
 import { demoConfig } from './demo-config.js'
 import type { ModelRegistry } from './registry.js'
 import { ConfigFileError, resolveConfig } from './validate.js'
@@ -32,17 +32,22 @@ async function readConfigFile(path: string, extension: string): Promise<unknown>
     try {
       return JSON.parse(readFileSync(path, 'utf8')) as unknown
     } catch (error) {
-      throw new ConfigFileError(`${path}: not valid JSON (${firstLine(error)})`)
+      throw new ConfigFileError(`${path}: not valid JSON (${summary(error)})`)
     }
   }
   let module: { default?: unknown }
   try {
-    module = (await import(pathToFileURL(path).href)) as { default?: unknown }
+    module = await importConfigModule(path)
   } catch (error) {
-    throw new ConfigFileError(`${path}: could not be loaded (${firstLine(error)})`)
+    if (error instanceof ConfigFileError) throw error
+    throw new ConfigFileError(`${path}: could not be loaded (${summary(error)})`)
   }
   if (module.default === undefined) throw new ConfigFileError(`${path}: must export the configuration as default (export default defineConfig({...}))`)
   return module.default
 }
 
-const firstLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0]
+/** The first line, and the next one when the first only announces it (a compiler's `Transform failed with 1 error:`). */
+function summary(error: unknown): string {
+  const [first, second] = (error instanceof Error ? error.message : String(error)).split('\n')
+  return first.endsWith(':') && second ? `${first} ${second.trim()}` : first
+}

@@ -7,7 +7,7 @@ describe('newcomer path in the browser: npm start, then GraphiQL and the console
   let gw: GatewayProcess
   let browser: TestBrowser
   beforeAll(async () => {
-    ;[gw, browser] = await Promise.all([spawnGateway({ MONGODB_URI: '', CHANGEGATE_JWT_SECRET: '', CHANGEGATE_DEMO: '1' }, undefined, { from: 'source' }), launchBrowser()])
+    ;[gw, browser] = await Promise.all([spawnGateway({ MONGODB_URI: '', CHANGEGATE_JWT_SECRET: '', CHANGEGATE_DEMO: '1' }, undefined, { from: 'start' }), launchBrowser()])
   })
   afterAll(async () => {
     await browser?.close()

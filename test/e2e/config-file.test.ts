@@ -1,7 +1,8 @@
 /**
  * A team's own data end to end: `npm run init` writes a configuration from an existing database, and a gateway
- * process started with it (CHANGEGATE_CONFIG) serves subscriptions on those collections, as does a `.ts` file run
- * through tsx. A broken file stops the process with one line and exit code 2.
+ * process started with it (CHANGEGATE_CONFIG) serves subscriptions on those collections, as does a `.ts` file, which
+ * the compiled gateway compiles itself: under `npm start`, and outside any package as a file mounted into the Docker
+ * image. A broken file stops the process with one line and exit code 2.
  */
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -83,8 +84,8 @@ describe('a configuration file', () => {
     const gw = await spawnGateway(
       { MONGODB_URI: mongo.uri, MONGODB_DB: mongo.db.databaseName, ...SUPPORT_TICKETS.env },
       undefined,
-      // The sources through tsx, as `npm start` runs them: no bundled copy of the configuration.
-      { from: 'source' },
+      // As `npm start` runs it: the gateway compiled, the configuration compiled by the gateway (no bundled copy).
+      { from: 'start' },
     )
     try {
       const token = await signToken({ tenant: 'acme' })
@@ -104,20 +105,83 @@ describe('a configuration file', () => {
     }
   })
 
+  it('written in TypeScript outside any package (as mounted into the Docker image) loads in the compiled gateway', async () => {
+    const configDir = mkdtempSync(join(tmpdir(), 'changegate-ts-config-'))
+    try {
+      // Type-only syntax, `changegate` imported where no copy of the package is installed, a sibling module by its .ts name.
+      writeFileSync(
+        join(configDir, 'carriers.ts'),
+        "export const CARRIERS = { POST: 'post', COURIER: 'courier' } as const satisfies Record<string, string>\n",
+      )
+      writeFileSync(
+        join(configDir, 'changegate.config.ts'),
+        [
+          "import { defineConfig, type FieldSpec } from 'changegate'",
+          "import { CARRIERS } from './carriers.ts'",
+          "const weight: FieldSpec = 'Float'",
+          'export default defineConfig({',
+          "  models: { Parcel: { collection: 'parcels', tenantField: 'accountId', fields: { accountId: 'String!', label: 'String!', weight, carrier: { enum: CARRIERS } } } },",
+          '})',
+          '',
+        ].join('\n'),
+      )
+      const gw = await spawnGateway({ MONGODB_URI: mongo.uri, MONGODB_DB: mongo.db.databaseName, CHANGEGATE_CONFIG: join(configDir, 'changegate.config.ts') })
+      try {
+        const token = await signToken({ tenant: 'acme' })
+        const after = (await httpGraphQL<{ changeCursor: string }>(gw.url, token, '{ changeCursor }')).body.data!.changeCursor
+        const client = wsClient(gw.wsUrl, token)
+        const parcels = collect<{ transition: string; parcel: { label: string; weight: number; carrier: string } }>(
+          client,
+          'subscription($a: Cursor) { parcelChanged(after: $a, filter: { where: { carrier: { eq: COURIER } } }) { transition parcel { label weight carrier } } }',
+          { a: after },
+        )
+        await mongo.db.collection('parcels').insertMany([
+          { accountId: 'acme', label: 'by post', weight: 1.5, carrier: 'post' },
+          { accountId: 'acme', label: 'by courier', weight: 2.5, carrier: 'courier' },
+          { accountId: 'globex', label: 'theirs', weight: 3.5, carrier: 'courier' },
+        ])
+        expect((await parcels.waitFor(1)).map((e) => [e.transition, e.parcel])).toEqual([['ENTERED', { label: 'by courier', weight: 2.5, carrier: 'COURIER' }]])
+        await client.dispose()
+        expect(parcels.events).toHaveLength(1)
+      } finally {
+        await gw.stop()
+      }
+    } finally {
+      rmSync(configDir, { recursive: true, force: true })
+    }
+  })
+
+  it('written in TypeScript that does not compile stops the process with one line naming the file and the error, exit code 2', async () => {
+    const file = join(dir, 'broken.config.ts')
+    writeFileSync(file, "export default {\n  models: {\n    Ticket: { collection: 'tickets' \n")
+    const failed = await runGateway(file)
+    expect(failed.code).toBe(2)
+    const lines = failed.stderr.trim().split('\n')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain(`changegate: invalid configuration: ${file}: could not be loaded (`)
+    // The compiler's own message, with the place it points at.
+    expect(lines[0]).toMatch(/broken\.config\.ts:\d+:\d+: ERROR: .+\)$/)
+  })
+
   it.each([
     ['an unknown field type', { models: { Ticket: { collection: 't', tenantField: null, fields: { title: 'Text' } } } }, 'model Ticket, field title: unknown type "Text"'],
     ['a relation to a model that is not configured', { models: { Ticket: { collection: 't', tenantField: null, fields: { a: 'ObjectId' }, relations: { agent: { model: 'Agent', field: 'a' } } } } }, 'model Ticket, field relations.agent'],
   ])('with %s stops the process with one line naming it, exit code 2', async (_name, config, message) => {
     const file = join(dir, `bad-${Date.now()}.json`)
     writeFileSync(file, JSON.stringify(config))
-    const gateway = nodeEntry('gateway', 'build', { PORT: '0', CHANGEGATE_CONFIG: file, MONGODB_URI: mongo.uri, CHANGEGATE_JWT_SECRET: 'x'.repeat(32) })
-    const failed = await run(process.execPath, gateway.args, { env: { ...process.env, ...gateway.env } }).then(
-      () => ({ code: 0, stderr: '' }),
-      (error: { code: number; stderr: string }) => error,
-    )
+    const failed = await runGateway(file)
     expect(failed.code).toBe(2)
     const lines = failed.stderr.trim().split('\n')
     expect(lines).toHaveLength(1)
     expect(lines[0]).toContain(message)
   })
 })
+
+/** Runs the compiled gateway with `configFile` until it exits (it is expected to refuse the file). */
+function runGateway(configFile: string): Promise<{ code: number; stderr: string }> {
+  const gateway = nodeEntry('gateway', 'build', { PORT: '0', CHANGEGATE_CONFIG: configFile, MONGODB_URI: mongo.uri, CHANGEGATE_JWT_SECRET: 'x'.repeat(32) })
+  return run(process.execPath, gateway.args, { env: { ...process.env, ...gateway.env } }).then(
+    () => ({ code: 0, stderr: '' }),
+    (error: { code: number; stderr: string }) => error,
+  )
+}

@@ -25,9 +25,9 @@ describe('newcomer path: embedded default', () => {
     }
   }
   beforeAll(async () => {
-    // No MONGODB_URI and no secret: embedded MongoDB, demo data and traffic, printed dev tokens; from the sources,
-    // as `npm start` runs them.
-    gw = await spawnGateway({ MONGODB_URI: '', CHANGEGATE_JWT_SECRET: '', CHANGEGATE_DEMO: '1' }, undefined, { from: 'source' })
+    // No MONGODB_URI and no secret: embedded MongoDB, demo data and traffic, printed dev tokens; started as
+    // `npm start` starts it (the sources compiled on the spot).
+    gw = await spawnGateway({ MONGODB_URI: '', CHANGEGATE_JWT_SECRET: '', CHANGEGATE_DEMO: '1' }, undefined, { from: 'start' })
   })
   afterAll(async () => {
     await gw?.stop()

@@ -2,13 +2,14 @@
  * Builds the gateway and the embedded server once per test run, for the tests that spawn them as processes: one
  * ESM bundle per entry point (dependencies included), and the test configurations as `.mjs` bundles. A spawned
  * gateway then starts in under a second of CPU instead of the ~4.5 s `tsx` spends loading src/ and its
- * dependencies module by module; the e2e tier spawns dozens. The tests that are about the newcomer's `npm start`
- * and the `.ts` configuration path still run the sources through `tsx` (`spawnGateway(..., { from: 'source' })`).
+ * dependencies module by module; the e2e tier spawns dozens, and a bundled configuration spares each of them
+ * loading tsx to compile one. The tests that are about the newcomer's `npm start` and about `.ts` configuration files
+ * start the way users do (`spawnGateway(..., { from: 'start' })`, or a `.ts` file the gateway compiles itself).
  */
 import { rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { build } from 'esbuild'
 import type { TestProject } from 'vitest/node'
+import { bundle } from '../../scripts/bundle.mjs'
 
 export interface TestBuild {
   /** The bundled `src/main.ts`. */
@@ -30,22 +31,6 @@ const ROOT = resolve(import.meta.dirname, '../..')
 const OUT = join(ROOT, 'node_modules', '.cache', `changegate-test-build-${process.pid}`)
 const CONFIGS = ['test/fixtures/configs/support-desk.config.ts']
 
-/** Optional drivers of `mongodb` and native helpers of `ws` and `pino`: loaded at run time when present, never bundled. */
-const EXTERNAL = [
-  'kerberos',
-  '@mongodb-js/zstd',
-  '@aws-sdk/credential-providers',
-  'gcp-metadata',
-  'snappy',
-  'socks',
-  'aws4',
-  'mongodb-client-encryption',
-  'bufferutil',
-  'utf-8-validate',
-  'pino',
-  'pino-pretty',
-]
-
 let built: Promise<TestBuild> | undefined
 
 /** Every project that spawns processes names this setup; the bundles are built once per run all the same. */
@@ -57,29 +42,14 @@ export default async function setup(project: TestProject) {
 
 async function buildAll(): Promise<TestBuild> {
   rmSync(OUT, { recursive: true, force: true })
-  const common = {
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    logLevel: 'error',
-    // Bundled CommonJS dependencies call `require`; an ES module has none of its own.
-    banner: { js: "import { createRequire as __changegateRequire } from 'node:module'; const require = __changegateRequire(import.meta.url);" },
-  } as const
-  await build({
-    ...common,
-    entryPoints: { main: join(ROOT, 'src/main.ts'), embedded: join(ROOT, 'src/embedded/cli.ts') },
-    outdir: OUT,
-    splitting: true,
-    external: EXTERNAL,
-  })
-  const configs: Record<string, string> = {}
-  await Promise.all(
-    CONFIGS.map(async (file, n) => {
-      const outfile = join(OUT, 'configs', `config-${n}.mjs`)
-      await build({ ...common, entryPoints: [join(ROOT, file)], outfile, external: EXTERNAL })
-      configs[join(ROOT, file)] = outfile
-    }),
-  )
-  return { gateway: join(OUT, 'main.js'), embedded: join(OUT, 'embedded.js'), configs }
+  const configEntries = Object.fromEntries(CONFIGS.map((file, n) => [`configs/config-${n}`, join(ROOT, file)]))
+  const [processes, configs] = await Promise.all([
+    bundle({ entries: { main: join(ROOT, 'src/main.ts'), embedded: join(ROOT, 'src/embedded/cli.ts') }, outdir: OUT, dependencies: 'bundled' }),
+    bundle({ entries: configEntries, outdir: OUT, dependencies: 'bundled' }),
+  ])
+  return {
+    gateway: processes.main,
+    embedded: processes.embedded,
+    configs: Object.fromEntries(Object.entries(configEntries).map(([name, source]) => [source, configs[name]])),
+  }
 }

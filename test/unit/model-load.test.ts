@@ -56,6 +56,20 @@ describe('loadModels', () => {
     expect(loaded.registry.byName('Ticket')?.collection).toBe('from_ts')
   })
 
+  it('imports a .ts file outside any package that imports `changegate` and a sibling .ts module', async () => {
+    const dir = project({
+      'collection.ts': "export const collection: string = 'from_sibling'\n",
+      'models.ts': [
+        "import { defineConfig } from 'changegate'",
+        "import { collection } from './collection.ts'",
+        `export default defineConfig({ models: { Ticket: { ...${JSON.stringify(modelsOf('x').models.Ticket)}, collection } } })`,
+        '',
+      ].join('\n'),
+    })
+    const loaded = await loadModels('models.ts', dir)
+    expect(loaded.registry.byName('Ticket')?.collection).toBe('from_sibling')
+  })
+
   it('finds changegate.config.ts before changegate.config.json in the working directory', async () => {
     const dir = project({
       'changegate.config.ts': `export default ${json('from_default_ts')}\n`,
@@ -99,6 +113,11 @@ describe('loadModels', () => {
   it('rejects a module that fails to load, in one line', async () => {
     const dir = project({ 'models.mjs': 'export default {\n' })
     expect(await loadError('models.mjs', dir)).toMatch(new RegExp(`^${pattern(join(dir, 'models.mjs'))}: could not be loaded \\(.+\\)$`))
+  })
+
+  it("rejects a .ts file that does not compile, in one line with the compiler's message and position", async () => {
+    const dir = project({ 'models.ts': 'export default {\n  models: {\n' })
+    expect(await loadError('models.ts', dir)).toMatch(new RegExp(`^${pattern(join(dir, 'models.ts'))}: could not be loaded \\(.*models\\.ts:\\d+:\\d+: ERROR: .+\\)$`))
   })
 
   it('rejects another extension', async () => {
