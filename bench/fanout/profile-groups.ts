@@ -34,13 +34,18 @@ const LAYERS: ReadonlyArray<readonly [string, (fn: string, url: string) => boole
   ['microtask queue (self)', (fn) => fn === 'runMicrotasks'],
 ]
 
+/** The layer a sample's own frame belongs to. */
+export function layerOf(functionName: string, url: string): string {
+  return LAYERS.find(([, test]) => test(functionName, url))?.[0] ?? 'other (node internals, start-up, metrics)'
+}
+
 export function renderProfileLayers(path: string): string {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as Profile
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]))
   const byLayer = new Map<string, number>()
   for (let i = 0; i < profile.samples.length; i++) {
     const { functionName, url } = nodes.get(profile.samples[i])!.callFrame
-    const layer = LAYERS.find(([, test]) => test(functionName, url))?.[0] ?? 'other (node internals, start-up, metrics)'
+    const layer = layerOf(functionName, url)
     byLayer.set(layer, (byLayer.get(layer) ?? 0) + (profile.timeDeltas[i] ?? 0))
   }
   const idle = byLayer.get('idle') ?? 0

@@ -48,14 +48,3 @@ export function createLoaders(db: Db, tenant: string, onBatch?: (collection: str
     },
   }
 }
-
-const imageLoaders = new WeakMap<object, Loaders>()
-
-/** Binds the loaders shared by every subscriber of one event to a document they all receive. */
-export function bindLoaders(doc: object, loaders: Loaders): void {
-  imageLoaders.set(doc, loaders)
-}
-
-export function boundLoaders(doc: object): Loaders | undefined {
-  return imageLoaders.get(doc)
-}

@@ -1,5 +1,5 @@
 import type { Document } from 'mongodb'
-import { bindLoaders } from '../../loaders/index.js'
+import type { Loaders } from '../../loaders/index.js'
 import type { Model, ModelRegistry } from '../../models/index.js'
 import { belongsTo } from '../../streams/filters/transitions.js'
 import type { Delivery } from '../../streams/stream-event.js'
@@ -28,11 +28,20 @@ const tenantChanged = (d: Delivery) => {
   return tenantField !== null && before != null && after != null && !(belongsTo(before, d.tenant, tenantField) && belongsTo(after, d.tenant, tenantField))
 }
 
-/** An image the subscriber's tenant may see, with the event's shared loaders bound for its relations. */
-function image(d: Delivery, ctx: GraphQLContext, doc: Document | null): Document | null {
-  if (!doc || !belongsTo(doc, d.tenant, d.event.tenantField)) return null
-  bindLoaders(doc, memo(d, `loaders:${d.tenant}`, () => ctx.services.createLoaders(d.tenant)))
-  return doc
+/** An image the subscriber's tenant may see. */
+function image(d: Delivery, doc: Document | null): Document | null {
+  return doc && belongsTo(doc, d.tenant, d.event.tenantField) ? doc : null
+}
+
+/**
+ * The loaders every subscriber of the event being executed shares (one batched lookup per event for a relation,
+ * however many select it); undefined outside a change event's execution, whose root value is its delivery.
+ */
+export function eventLoaders(rootValue: unknown, ctx: GraphQLContext): Loaders | undefined {
+  const d = (rootValue as { readonly value?: Partial<Delivery> } | null | undefined)?.value
+  if (d?.event === undefined || typeof d.tenant !== 'string') return undefined
+  const tenant = d.tenant
+  return memo(d as Delivery, `loaders:${tenant}`, () => ctx.services.createLoaders(tenant))
 }
 
 const updatedFields = (d: Delivery): FieldChange[] =>
@@ -85,13 +94,13 @@ export function addModelEvents(builder: Builder, registry: ModelRegistry, types:
           type: types.object(names.type),
           nullable: true,
           description: 'Post-image: the document just after this change; null for deletes and when it moved to another tenant (LEFT)',
-          resolve: (d, _a, ctx) => image(d, ctx, d.event.after),
+          resolve: (d) => image(d, d.event.after),
         }),
         [names.before]: t.field({
           type: types.object(names.type),
           nullable: true,
           description: 'Pre-image: the document just before this change (the collection records pre-images); null for inserts and when it came from another tenant (ENTERED)',
-          resolve: (d, _a, ctx) => image(d, ctx, d.event.before),
+          resolve: (d) => image(d, d.event.before),
         }),
         updatedFields: t.field({
           type: [FieldChange],

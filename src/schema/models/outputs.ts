@@ -1,6 +1,7 @@
 import type { ImplementableObjectRef } from '@pothos/core'
 import type { Document } from 'mongodb'
-import { boundLoaders } from '../../loaders/index.js'
+import type { GraphQLResolveInfo } from 'graphql'
+import { eventLoaders } from './events.js'
 import type { EnumField, Model, ModelRegistry, ObjectField, ResolvedField } from '../../models/index.js'
 import type { Builder, Types } from '../builder.js'
 import type { GraphQLContext } from '../context.js'
@@ -101,10 +102,10 @@ function implementModel(builder: Builder, model: Model, registry: ModelRegistry,
           type: types.object(target.names.type),
           nullable: true,
           description: `The ${target.names.type} whose id is \`${relation.field.name}\` (same tenant; null when there is none). One batched lookup per event however many subscribers select it`,
-          resolve: (doc: Document, _args: unknown, ctx: GraphQLContext) => {
+          resolve: (doc: Document, _args: unknown, ctx: GraphQLContext, info: GraphQLResolveInfo) => {
             const id = doc[relation.field.name] as unknown
             if (id === null || id === undefined) return null
-            return (boundLoaders(doc) ?? ctx.loaders).get(target).load(idString(id))
+            return (eventLoaders(info.rootValue, ctx) ?? ctx.loaders).get(target).load(idString(id))
           },
         })
       }

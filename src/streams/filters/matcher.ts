@@ -1,5 +1,6 @@
 import { Query } from 'mingo'
 import { ObjectId, type Document } from 'mongodb'
+import type { StreamEvent } from '../stream-event.js'
 
 /**
  * Evaluates compiled `$match` stages in the gateway with mingo, with MongoDB's semantics for the BSON values
@@ -16,8 +17,10 @@ import { ObjectId, type Document } from 'mongodb'
  * - MongoDB's NaN equals NaN and fails every other comparison; mingo lets it pass `$gte`/`$lte`. NaN becomes one
  *   sentinel object, which only equals itself and never compares with numbers.
  *
- * Normalising copies only what changes; a driver event with plain values is matched as is. The normalised form
- * of an event is memoised per event object, so N predicates over one event normalise it once.
+ * Normalising copies only what changes; a driver event with plain values is matched as is. The dispatcher
+ * normalises a shared event once for all its filters ({@link normalizedImages}, kept in the event's own memo: a
+ * process-wide WeakMap keyed by documents grew with every event held in a queue, and its rehashing and ephemeron
+ * work showed up as 100 ms event-loop blocks while 1,000 subscribers caught up).
  */
 
 /** An event is a change event document as the driver returns it. */
@@ -28,6 +31,12 @@ const QUERY_OPTIONS = { scriptEnabled: false } as const
 
 /** Compiles the `$match` stages of `pipeline` into one predicate (their AND). Other stages are rejected. */
 export function compileEventPredicate(pipeline: Document[]): EventPredicate {
+  const test = compileEventTest(pipeline)
+  return (event) => test(normalizeBson(event) as Document)
+}
+
+/** As {@link compileEventPredicate}, for an event already normalised ({@link normalizedImages}). */
+export function compileEventTest(pipeline: Document[]): EventPredicate {
   const conditions = pipeline.map((stage, n) => {
     const keys = Object.keys(stage)
     if (keys.length !== 1 || keys[0] !== '$match') throw new TypeError(`stage ${n} is not a $match stage`)
@@ -35,22 +44,40 @@ export function compileEventPredicate(pipeline: Document[]): EventPredicate {
   })
   if (conditions.length === 0) return () => true
   const query = new Query(conditions.length === 1 ? conditions[0] : { $and: conditions }, QUERY_OPTIONS)
-  return (event) => query.test(normalizedEvent(event))
+  return (event) => query.test(event)
 }
 
 /** Compiles a query on the document itself; null and undefined documents never match. */
 export function compileDocumentPredicate(documentFilter: Document): DocumentPredicate {
-  const query = new Query(normalizeBson(documentFilter) as Document, QUERY_OPTIONS)
-  return (doc) => doc != null && query.test(normalizedEvent(doc))
+  const test = compileDocumentTest(documentFilter)
+  return (doc) => test(doc == null ? doc : (normalizeBson(doc) as Document))
 }
 
-const memo = new WeakMap<object, Document>()
+/** As {@link compileDocumentPredicate}, for a document already normalised. */
+export function compileDocumentTest(documentFilter: Document): DocumentPredicate {
+  const query = new Query(normalizeBson(documentFilter) as Document, QUERY_OPTIONS)
+  return (doc) => doc != null && query.test(doc)
+}
 
-function normalizedEvent(doc: Document): Document {
-  let normal = memo.get(doc)
+/** An event as predicates match it: its raw document and images, normalised. */
+export interface NormalizedImages {
+  readonly raw: Document
+  readonly before: Document | null
+  readonly after: Document | null
+}
+
+const NORMALIZED = 'match:normalized'
+
+/** The event normalised once for every filter evaluated on it (its images are those inside its raw document). */
+export function normalizedImages(event: StreamEvent): NormalizedImages {
+  let normal = event.memo.get(NORMALIZED) as NormalizedImages | undefined
   if (normal === undefined) {
-    normal = normalizeBson(doc) as Document
-    memo.set(doc, normal)
+    const raw = normalizeBson(event.raw) as Document
+    // The images are the raw document's own fields (parseStreamEvent): normalised with it, not walked again.
+    const side = (doc: Document | null, field: string): Document | null =>
+      doc === null ? null : doc === event.raw[field] ? ((raw[field] as Document | undefined) ?? null) : (normalizeBson(doc) as Document)
+    normal = { raw, before: side(event.before, 'fullDocumentBeforeChange'), after: side(event.after, 'fullDocument') }
+    event.memo.set(NORMALIZED, normal)
   }
   return normal
 }
