@@ -72,7 +72,11 @@ const RESUME_BACKOFF_MS = [50, 100, 250, 500, 1000, 2000]
  * delivery 1.11×, commit→client p99 4.6×; bench/results/fanout-compiled.md).
  */
 const SLICE_MS = 40
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+/**
+ * The next slice starts in the timers phase, not the check phase: there the turn's socket flush (ws-adapter.ts)
+ * runs, and a slice right behind it would hold timers back for both.
+ */
+const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
 
 export function createChangeSource(options: ChangeSourceOptions): ChangeSource {
   let state: StreamState = StreamState.STARTING
