@@ -37,7 +37,9 @@ function byKind(text: string): Map<string, { count: number; bytes: number }> {
   const types = snapshot.meta.node_types[0]
   const kindOf = (i: number) => {
     const t = types[nodes[i + type]]
-    return t === 'object' || t === 'closure' ? `${t}: ${strings[nodes[i + name]] || '(anonymous)'}` : t
+    if (t === 'object' || t === 'closure') return `${t}: ${strings[nodes[i + name]] || '(anonymous)'}`
+    // With --retainers, code objects by name too (compiled regular expressions, bytecode of a function).
+    return withRetainers && t === 'code' ? `code: ${(strings[nodes[i + name]] || '(anonymous)').slice(0, 60)}` : t
   }
   // The first strong retainer of every array, as `Holder.edge` (a closure also by its file and line).
   const holders = new Map<number, string>()
