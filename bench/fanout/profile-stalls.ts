@@ -12,21 +12,10 @@
  */
 import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
+import type { Profile, ProfileNode } from '../lib/cpu-profile.js'
 import { markdownTable } from '../lib/markdown.js'
 import { formatNumber as n } from '../lib/stats.js'
 import { layerOf } from './profile-groups.js'
-
-interface ProfileNode {
-  readonly id: number
-  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number }
-  readonly children?: readonly number[]
-}
-
-interface Profile {
-  readonly nodes: readonly ProfileNode[]
-  readonly samples: readonly number[]
-  readonly timeDeltas: readonly number[]
-}
 
 interface Block {
   readonly entry: string

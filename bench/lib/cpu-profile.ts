@@ -6,13 +6,14 @@ import { readFileSync } from 'node:fs'
 import { relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-interface ProfileNode {
+/** A V8 `.cpuprofile` as `node --cpu-prof` writes it (the parts read here). */
+export interface ProfileNode {
   readonly id: number
   readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number }
   readonly children?: readonly number[]
 }
 
-interface Profile {
+export interface Profile {
   readonly nodes: readonly ProfileNode[]
   readonly startTime: number
   readonly endTime: number
