@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { collect, httpGraphQL, signToken, spawnGateway, wsClient } from '../fixtures/gateway.js'
+import { changeCursor, collect, signToken, spawnGateway, wsClient } from '../fixtures/gateway.js'
 import { nodeEntry } from '../fixtures/child-process.js'
 import { SUPPORT_TICKETS } from '../fixtures/cluster-model.js'
 import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
@@ -56,7 +56,7 @@ describe('a configuration file', () => {
     const gw = await spawnGateway({ MONGODB_URI: mongo.uri, MONGODB_DB: mongo.db.databaseName, CHANGEGATE_CONFIG: file })
     try {
       const token = await signToken({ tenant: 'acme' })
-      const after = (await httpGraphQL<{ changeCursor: string }>(gw.url, token, '{ changeCursor }')).body.data!.changeCursor
+      const after = await changeCursor(gw.url, token)
       const client = wsClient(gw.wsUrl, token)
       const incidents = collect<{ transition: string; incident: { title: string; level: string } }>(
         client,
@@ -89,7 +89,7 @@ describe('a configuration file', () => {
     )
     try {
       const token = await signToken({ tenant: 'acme' })
-      const after = (await httpGraphQL<{ changeCursor: string }>(gw.url, token, '{ changeCursor }')).body.data!.changeCursor
+      const after = await changeCursor(gw.url, token)
       const client = wsClient(gw.wsUrl, token)
       const tickets = collect<{ transition: string; ticket: { title: string; priority: string } }>(
         client,
@@ -128,7 +128,7 @@ describe('a configuration file', () => {
       const gw = await spawnGateway({ MONGODB_URI: mongo.uri, MONGODB_DB: mongo.db.databaseName, CHANGEGATE_CONFIG: join(configDir, 'changegate.config.ts') })
       try {
         const token = await signToken({ tenant: 'acme' })
-        const after = (await httpGraphQL<{ changeCursor: string }>(gw.url, token, '{ changeCursor }')).body.data!.changeCursor
+        const after = await changeCursor(gw.url, token)
         const client = wsClient(gw.wsUrl, token)
         const parcels = collect<{ transition: string; parcel: { label: string; weight: number; carrier: string } }>(
           client,

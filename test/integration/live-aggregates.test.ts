@@ -3,7 +3,7 @@ import { ObjectId, type AnyBulkWriteOperation, type Collection, type Document } 
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { cursorPosition, expectedGroups, expectSameGroups, openChangeOracle, type AggregateCase, type ChangeOracle, type Value } from '../fixtures/aggregate-oracle.js'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
-import { collect, httpGraphQL, wsClient, type Collector } from '../fixtures/gateway.js'
+import { changeCursor, collect, type Collector, httpGraphQL, wsClient } from '../fixtures/gateway.js'
 import { loadSupportDesk } from '../fixtures/model-cases.js'
 
 /**
@@ -248,7 +248,7 @@ describe('live aggregates: limits, sharing, any configuration', () => {
     const window = await open('acme', 'subscription { ticketAggregate(window: { size: 10, slide: 4 }) { asOf } }')
     await window.completed
     expect(window.errors.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT'])
-    const cursor = (await httpGraphQL<{ changeCursor: string }>(gw.url, await gw.token('globex'), '{ changeCursor }')).body.data!.changeCursor
+    const cursor = await changeCursor(gw.url, await gw.token('globex'))
     const foreign = await open('acme', 'subscription($after: Cursor) { ticketAggregate(after: $after) { asOf } }', { after: cursor })
     await foreign.completed
     expect(foreign.errors.map((e) => e.extensions?.code)).toEqual(['INVALID_CURSOR'])

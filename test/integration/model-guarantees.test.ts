@@ -3,7 +3,7 @@ import { ObjectId, type ChangeStream, type Collection, type Document } from 'mon
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestGateway, type TestGateway } from '../fixtures/app.js'
 import { changeStreamCursors } from '../fixtures/current-op.js'
-import { collect, httpGraphQL, wsClient, type Collector } from '../fixtures/gateway.js'
+import { changeCursor, collect, type Collector, httpGraphQL, wsClient } from '../fixtures/gateway.js'
 import { MODEL_CASES, loadSupportDesk, type ModelCase } from '../fixtures/model-cases.js'
 import { describeEmbeddedOnly } from '../fixtures/mongo.js'
 
@@ -30,7 +30,7 @@ describe.each(MODEL_CASES)('$name', (c: ModelCase) => {
     cursor operationType transition documentId ${c.image} { ${c.selection} } ${c.image}Before { id } } }`
 
   const cursorNow = async (tenant: string) =>
-    (await httpGraphQL<{ changeCursor: string }>(gw.url, await gw.token(tenant), '{ changeCursor }')).body.data!.changeCursor
+    await changeCursor(gw.url, await gw.token(tenant))
 
   const subscribe = async (tenant: string, filter: unknown = null, after?: string): Promise<Collector<Event>> => {
     const client = wsClient(gw.wsUrl, await gw.token(tenant))
@@ -138,7 +138,7 @@ describeEmbeddedOnly.each(MODEL_CASES)('$name with a short history', (c: ModelCa
     const gw = await startTestGateway({ models: await c.models(), oplogMaxEntries: 20 })
     try {
       const token = await gw.token('acme')
-      const after = (await httpGraphQL<{ changeCursor: string }>(gw.url, token, '{ changeCursor }')).body.data!.changeCursor
+      const after = await changeCursor(gw.url, token)
       await gw.mongo.db.collection(c.collection).insertMany(Array.from({ length: 50 }, (_, n) => c.make('acme', n)))
       const client = wsClient(gw.wsUrl, token)
       const sub = collect<Event>(client, `subscription($a: Cursor) { ${c.subscription}(after: $a) { documentId } }`, { a: after })
@@ -169,7 +169,7 @@ describe('support-desk: relations, models without tenants, string ids and list q
     ])
     const clientA = wsClient(gw.wsUrl, await gw.token('acme'))
     const clientB = wsClient(gw.wsUrl, await gw.token('globex'))
-    const cursorA = (await httpGraphQL<{ changeCursor: string }>(gw.url, await gw.token('acme'), '{ changeCursor }')).body.data!.changeCursor
+    const cursorA = await changeCursor(gw.url, await gw.token('acme'))
     const tickets = collect<{ ticket: { assignee: { name: string } | null } }>(
       clientA,
       'subscription($a: Cursor) { ticketChanged(after: $a, filter: { minSeverity: 2 }) { ticket { assignee { name } } } }',
@@ -179,7 +179,7 @@ describe('support-desk: relations, models without tenants, string ids and list q
     const newsB = collect<{ announcement: { id: string; level: string } }>(
       clientB,
       'subscription($a: Cursor) { announcementChanged(after: $a) { announcement { id level } } }',
-      { a: (await httpGraphQL<{ changeCursor: string }>(gw.url, await gw.token('globex'), '{ changeCursor }')).body.data!.changeCursor },
+      { a: await changeCursor(gw.url, await gw.token('globex')) },
     )
     const base = { org: { id: 'acme' }, title: 't', open: true, priority: 'high' }
     await db.collection('tickets').insertMany([

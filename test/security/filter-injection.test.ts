@@ -1,6 +1,6 @@
 import { ObjectId, type Collection, type Document } from 'mongodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { collect, httpGraphQL, signToken, wsClient, type GatewayProcess, spawnGatewayOverMongo } from '../fixtures/gateway.js'
+import { changeCursor, collect, type GatewayProcess, httpGraphQL, signToken, spawnGatewayOverMongo, wsClient } from '../fixtures/gateway.js'
 import { type MongoTarget } from '../fixtures/mongo.js'
 import { ackedSocket, closeSocket, expectServesWellBehaved, operation, sse, sseCodes } from './support.js'
 
@@ -58,7 +58,7 @@ describe('operator-shaped and oversized filter input', () => {
   }
 
   it('matches operator-shaped region strings literally: each subscription gets only its own documents', async () => {
-    const after = (await httpGraphQL<{ changeCursor: string }>(gw.url, token, '{ changeCursor }')).body.data!.changeCursor
+    const after = await changeCursor(gw.url, token)
     const client = wsClient(gw.wsUrl, token)
     const subscribers = HOSTILE_STRINGS.map((region) => collect<{ documentId: string }>(client, SUBSCRIBE, { f: { region }, after }))
     const literal = new Map(HOSTILE_STRINGS.map((region) => [region, [order({ region }), order({ region })]]))

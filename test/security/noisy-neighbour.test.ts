@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { ObjectId } from 'mongodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { collect, httpGraphQL, signToken, wsClient, type GatewayProcess, spawnGatewayOverMongo } from '../fixtures/gateway.js'
+import { changeCursor, collect, type GatewayProcess, signToken, spawnGatewayOverMongo, wsClient } from '../fixtures/gateway.js'
 import { type MongoTarget } from '../fixtures/mongo.js'
 import { ackedSocket, closeSocket, expectServesWellBehaved, metric, operation, type RawSocket } from './support.js'
 
@@ -46,7 +46,7 @@ describe('a misbehaving tenant next to a well-behaved one (default limits)', () 
   it('keeps serving the well-behaved tenant: round trips and event-loop delay before and during the attack', async () => {
     const calmToken = await signToken({ tenant: 'calm' })
     const calm = await ackedSocket(gw.wsUrl, calmToken, { localAddress: '127.0.0.9' })
-    const after = (await httpGraphQL<{ changeCursor: string }>(gw.url, calmToken, '{ changeCursor }')).body.data!.changeCursor
+    const after = await changeCursor(gw.url, calmToken)
     const client = wsClient(gw.wsUrl, calmToken)
     const events = collect<{ documentId: string }>(client, 'subscription($a: Cursor) { orderChanged(after: $a) { documentId } }', { a: after })
     const orders = mongo.db.collection('orders')

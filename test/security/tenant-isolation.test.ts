@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { ObjectId, type Document } from 'mongodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { collect, httpGraphQL, signToken, wsClient, type GatewayProcess, spawnGatewayOverMongo } from '../fixtures/gateway.js'
+import { changeCursor as cursorOf, collect, type GatewayProcess, httpGraphQL, signToken, spawnGatewayOverMongo, wsClient } from '../fixtures/gateway.js'
 import { type MongoTarget } from '../fixtures/mongo.js'
 import { ackedSocket, closeSocket, expectServesWellBehaved, operation, sse, sseCodes } from './support.js'
 
@@ -32,7 +32,7 @@ describe('tenant isolation and cursors', () => {
     await mongo?.stop()
   })
 
-  const changeCursor = async (token: string) => (await httpGraphQL<{ changeCursor: string }>(gw.url, token, '{ changeCursor }')).body.data!.changeCursor
+  const changeCursor = (token: string) => cursorOf(gw.url, token)
 
   /** The code each transport answers a subscription with `after` with. */
   async function afterCodes(token: string, query: string, after: string) {
