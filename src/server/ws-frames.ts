@@ -12,7 +12,13 @@ const MARKER = '\u0000changegate:prepared-payload'
 /** How the marker ends a frame: `…,"payload":"<marker>"}`. */
 const MARKED_END = `${JSON.stringify(MARKER)}}`
 
-const serialized = new WeakMap<ExecutionResult, string>()
+/**
+ * Where a result keeps its JSON once serialized: a property of the result itself (symbol-keyed and not enumerable,
+ * so no serializer or copy sees it), not a process-wide WeakMap. A result lives as long as its event's memo; a
+ * WeakMap with that many live keys costs more to insert into (and to collect) than the serialization it saves.
+ */
+const JSON_OF: unique symbol = Symbol('changegate.payloadJson')
+type Serialized = ExecutionResult & { [JSON_OF]?: string }
 /** The JSON of the payload graphql-ws has just serialized as the marker, until `send` takes it. */
 let pending: string | undefined
 
@@ -36,10 +42,12 @@ export function preparePayload(result: ExecutionResult): PreparedPayload | undef
 
 /** The JSON of an error-free result, serialized on first use and shared by every frame that carries it. */
 export function payloadJson(result: ExecutionResult): string {
-  let json = serialized.get(result)
+  const held = result as Serialized
+  let json = held[JSON_OF]
   if (json === undefined) {
     json = JSON.stringify(result)
-    serialized.set(result, json)
+    // Not enumerable: the result stays what its subscribers (and any plugin) see, spread and compare.
+    Object.defineProperty(held, JSON_OF, { value: json })
   }
   return json
 }

@@ -52,6 +52,13 @@ export interface SharedHistoryOptions {
    * live deliveries (and everything else waiting on I/O) get their turn in between, however many catch up.
    */
   readonly deliveriesPerTurn?: number
+  /**
+   * A subscriber starting before every open read restarts the one that has read at most this many events (from
+   * its own, earlier, start) instead of opening another read. Default 20,000: the read's subscribers wait while
+   * it reads again what it had read, but each event of the range is read from MongoDB once more at most, however
+   * many subscribers arrive out of order.
+   */
+  readonly rereadLimit?: number
 }
 
 /** A budget of work per turn of the event loop, shared by many loops: past it, they wait for the next turn. */
@@ -82,6 +89,8 @@ function createTurnBudget(perTurn: number): { take(): Promise<void> | undefined 
 
 interface Part extends Member {
   readonly request: HistoryShareRequest
+  /** False while the part waits for its read to restart at (or before) its `from`: nothing is dispatched to it. */
+  active: boolean
   readonly held: Delivery[]
   /** Position of the last event handed to this part (held or delivered), or its `from`. */
   last: Position
@@ -98,6 +107,24 @@ interface Read {
   readonly parts: Part[]
   /** The cursor, once open; undefined while it opens, null once the read ended. */
   cursor: HistoryCursor | undefined | null
+  /** Events read since the read (re)started. */
+  events: number
+  /** A restart at an earlier position: its cursor opening, and the subscribers waiting for it. */
+  restart?: Restart
+}
+
+interface Restart {
+  readonly from: Position
+  /** The subscriber it starts for: the one that fails when the cursor cannot start there. */
+  readonly initiator: Part
+  readonly opening: Promise<HistoryCursor>
+  /** Set once the cursor opened: the read swaps it in at its next step. */
+  ready?: boolean
+  /** Subscribers that join the read when it swaps the cursor in (from at or after `from`). */
+  readonly parts: Part[]
+  /** Settles once the cursor was swapped in, or will not be. */
+  readonly done: Promise<void>
+  readonly swapped: () => void
 }
 
 /**
@@ -110,6 +137,7 @@ interface Read {
 export function createSharedHistory(options: SharedHistoryOptions): SharedHistory {
   const reads = new Set<Read>()
   const eventsPerTurn = options.eventsPerTurn ?? 64
+  const rereadLimit = options.rereadLimit ?? 20_000
   const budget = createTurnBudget(options.deliveriesPerTurn ?? 128)
 
   const finish = (read: Read, part: Part, end: NonNullable<Part['end']>) => {
@@ -126,10 +154,71 @@ export function createSharedHistory(options: SharedHistoryOptions): SharedHistor
     while (read.parts.length > 0 && comparePositions(position, read.parts[0].request.until) >= beyond) finish(read, read.parts[0], { kind: 'reached' })
   }
 
-  async function pump(read: Read, cursor: HistoryCursor): Promise<void> {
+  /** Puts a subscriber in the read's dispatch, in `until` order: it is handed every matching event read from now on. */
+  const enter = (read: Read, part: Part) => {
+    let at = read.parts.length
+    while (at > 0 && comparePositions(read.parts[at - 1].request.until, part.request.until) > 0) at--
+    read.parts.splice(at, 0, part)
+    part.active = true
+    part.leave = read.dispatcher.add(part)
+  }
+
+  /** Subscribers waiting for a restart that will not happen read alone, from their own start. */
+  const abandon = (read: Read, restart: Restart) => {
+    for (const part of restart.parts) finish(read, part, { kind: 'alone', from: part.request.from })
+    restart.swapped()
+  }
+
+  /**
+   * Opens a cursor at `from` for the read (its first, or an earlier start than its current one); the read swaps
+   * it in at its next step. Fails for the subscriber that asked for it; the others waiting for it read alone.
+   */
+  const restartAt = (read: Read, from: Position, initiator: Part): Restart => {
+    let swapped!: () => void
+    const done = new Promise<void>((resolve) => (swapped = resolve))
+    const restart: Restart = {
+      from,
+      initiator,
+      parts: [initiator],
+      opening: openHistoryCursor({ collection: options.mongoCollection, pipeline: [], from }),
+      done,
+      swapped,
+    }
+    restart.opening.then(
+      () => (restart.ready = true),
+      () => {
+        if (read.restart !== restart) return
+        read.restart = undefined
+        abandon(read, restart)
+      },
+    )
+    read.restart = restart
+    return restart
+  }
+
+  async function pump(read: Read): Promise<void> {
+    let cursor: HistoryCursor | undefined
     let handed = 0
     try {
-      while (read.parts.length > 0) {
+      for (;;) {
+        const restart = read.restart
+        if (restart && (!cursor || read.parts.length === 0 || restart.ready)) {
+          // The restarted cursor replaces the current one once open (waited for when nothing else is to be read).
+          const opened = await restart.opening.catch(() => undefined)
+          if (!opened) {
+            if (cursor) continue
+            break
+          }
+          read.restart = undefined
+          if (cursor) void cursor.close()
+          cursor = read.cursor = opened
+          read.position = restart.from
+          read.events = 0
+          for (const part of restart.parts) if (!part.end) enter(read, part)
+          restart.swapped()
+          continue
+        }
+        if (!cursor || read.parts.length === 0) break
         const step = await cursor.next()
         if (step.kind === 'closed') {
           for (const part of [...read.parts]) finish(read, part, { kind: 'invalidated' })
@@ -142,6 +231,7 @@ export function createSharedHistory(options: SharedHistoryOptions): SharedHistor
           continue
         }
         const { position } = step
+        read.events++
         finishUpTo(read, position, 1)
         if (INVALIDATING_EVENTS.has(step.raw.operationType as string)) {
           for (const part of [...read.parts]) if (comparePositions(position, part.request.from) > 0) finish(read, part, { kind: 'invalidated' })
@@ -160,10 +250,18 @@ export function createSharedHistory(options: SharedHistoryOptions): SharedHistor
     } finally {
       read.cursor = null
       reads.delete(read)
-      await cursor.close()
+      for (const part of [...read.parts]) finish(read, part, { kind: 'alone', from: part.last })
+      const pending = read.restart
+      read.restart = undefined
+      if (pending) {
+        abandon(read, pending)
+        void pending.opening.then((opened) => opened.close(), () => undefined)
+      }
+      await cursor?.close()
     }
   }
 
+  /** The read a subscriber starting at `from` joins at once: one that has not read past `from` yet. */
   const joinable = (from: Position): Read | undefined => {
     let best: Read | undefined
     for (const read of reads) {
@@ -173,32 +271,37 @@ export function createSharedHistory(options: SharedHistoryOptions): SharedHistor
     return best
   }
 
-  async function start(from: Position): Promise<Read> {
-    const read: Read = { position: from, dispatcher: createDispatcher(), parts: [], cursor: undefined }
-    reads.add(read)
-    try {
-      read.cursor = await openHistoryCursor({ collection: options.mongoCollection, pipeline: [], from })
-    } catch (error) {
-      reads.delete(read)
-      read.cursor = null
-      // Those who joined while it opened may start later than `from`: each finds out alone what its own start gives.
-      for (const part of [...read.parts]) finish(read, part, { kind: 'alone', from: part.request.from })
-      throw error
+  /**
+   * A read that has gone past `from` but may start again before it: one already restarting at or before `from`,
+   * else the one that has read least, else one restarting later than `from` (to wait for).
+   */
+  const restartable = (from: Position): Read | undefined => {
+    let idle: Read | undefined
+    let busy: Read | undefined
+    for (const read of reads) {
+      if (read.cursor === null || read.events > rereadLimit) continue
+      if (!read.restart) {
+        if (!idle || read.events < idle.events) idle = read
+      } else if (comparePositions(read.restart.from, from) <= 0) {
+        return read
+      } else {
+        busy ??= read
+      }
     }
-    return read
+    return idle ?? busy
   }
 
   return {
     async join(request) {
-      const found = joinable(request.from)
-      const read = found ?? (await start(request.from))
       const part: Part = {
         request,
+        active: false,
         held: [],
         last: request.from,
         filter: request.filter,
         deliver(delivery) {
-          if (part.end || comparePositions(delivery.event.position, request.from) <= 0) return
+          // After a restart the read hands out again what a subscriber already has: only what follows is new.
+          if (part.end || !part.active || comparePositions(delivery.event.position, part.last) <= 0) return
           if (part.held.length >= options.holdLimit) return finish(read, part, { kind: 'alone', from: part.last })
           part.held.push(delivery)
           part.last = delivery.event.position
@@ -206,16 +309,35 @@ export function createSharedHistory(options: SharedHistoryOptions): SharedHistor
         },
         fail: () => undefined,
       }
-      if (read.cursor === null) {
-        // The read ended (or failed to open) while this subscriber waited for it.
-        part.end = { kind: 'alone', from: request.from }
-      } else {
-        let at = read.parts.length
-        while (at > 0 && comparePositions(read.parts[at - 1].request.until, request.until) > 0) at--
-        read.parts.splice(at, 0, part)
-        part.leave = read.dispatcher.add(part)
-        // A new read starts once its first subscriber is in (it ends when it has none).
-        if (!found) void pump(read, read.cursor!)
+      let read: Read
+      for (;;) {
+        const found = joinable(request.from)
+        if (found) {
+          read = found
+          enter(read, part)
+          break
+        }
+        const candidate = restartable(request.from)
+        if (candidate?.restart && comparePositions(candidate.restart.from, request.from) > 0) {
+          // Restarting at a later position: once it has, it may restart again, here.
+          await candidate.restart.done
+          continue
+        }
+        read = candidate ?? { position: request.from, dispatcher: createDispatcher(), parts: [], cursor: undefined, events: 0 }
+        let restart = read.restart
+        if (restart) restart.parts.push(part)
+        else restart = restartAt(read, request.from, part)
+        if (!candidate) {
+          reads.add(read)
+          void pump(read)
+        }
+        try {
+          await restart.opening
+        } catch (error) {
+          // The cursor could not start at this subscriber's own position: it fails as MongoDB did. Others read alone.
+          if (restart.initiator === part) throw error
+        }
+        break
       }
       return {
         async run(deliver) {

@@ -5,7 +5,7 @@ import { openCatchUp } from '../../src/streams/catch-up.js'
 import { createFilterEvaluator } from '../../src/streams/dispatcher.js'
 import { createSharedHistory, type SharedHistory } from '../../src/streams/shared-history.js'
 import { createEventCache, type Delivery } from '../../src/streams/stream-event.js'
-import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
+import { describeEmbeddedOnly, startMongo, type MongoTarget } from '../fixtures/mongo.js'
 import { compileOrderFilter } from '../fixtures/models.js'
 
 /**
@@ -67,10 +67,10 @@ const expected = (customer: number, tenant: string, from: number, until: number)
 
 const indexOf = (delivery: Delivery) => (delivery.event.raw.fullDocument as Document).seq as number
 
-function catchUp(share: SharedHistory | undefined, customer: number, tenant: string, from: number, until: number) {
+function catchUp(share: SharedHistory | undefined, customer: number, tenant: string, from: number, until: number, on = orders) {
   const filter = compileOrderFilter({ customerId: customers[customer].toHexString() }, tenant)
   return openCatchUp({
-    mongoCollection: orders,
+    mongoCollection: on,
     collection: 'orders',
     filter,
     pipeline: filter.pipeline,
@@ -143,5 +143,95 @@ describe('shared history reads', () => {
     })
     expect(laterGot).toEqual(expected(0, 'acme', 200, 299))
     expect(earlierGot).toEqual(expected(0, 'acme', 10, 120))
+  })
+
+  it('subscribers arriving in any order of position share one read: it starts again for one that starts earlier', async () => {
+    const share = createSharedHistory({ mongoCollection: orders, collection: 'orders', parse, holdLimit: 1_000 })
+    // Latest start first, then ever earlier ones: each arrives after the read went past its start.
+    const ranges = [260, 200, 150, 151, 90, 30, 31, 5].map((from, i) => ({ customer: i % 2, tenant: i % 3 === 0 ? 'globex' : 'acme', from, until: 299 - i }))
+    const received: number[][] = ranges.map(() => [])
+    const runs: Array<Promise<void>> = []
+    for (const [i, r] of ranges.entries()) {
+      const opened = await catchUp(share, r.customer, r.tenant, r.from, r.until)
+      expect(share.reads).toBe(1)
+      runs.push(
+        opened.run(async (delivery) => {
+          received[i].push(indexOf(delivery))
+          return true
+        }),
+      )
+      // Let the read go on before the next, earlier, subscriber arrives.
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    await Promise.all(runs)
+    ranges.forEach((r, i) => expect(received[i], `from ${r.from}`).toEqual(expected(r.customer, r.tenant, r.from, r.until)))
+    expect(received[7].length).toBeGreaterThan(30)
+  })
+
+  it('past `rereadLimit` events read, an earlier subscriber opens a read of its own instead', async () => {
+    const share = createSharedHistory({ mongoCollection: orders, collection: 'orders', parse, holdLimit: 1_000, rereadLimit: 0 })
+    const later = await catchUp(share, 0, 'acme', 100, 299)
+    const laterGot: number[] = []
+    let first!: () => void
+    const firstSeen = new Promise<void>((resolve) => (first = resolve))
+    const laterRun = later.run(async (delivery) => {
+      laterGot.push(indexOf(delivery))
+      first()
+      return true
+    })
+    await firstSeen
+    const earlier = await catchUp(share, 1, 'acme', 10, 299)
+    expect(share.reads).toBe(2)
+    const earlierGot: number[] = []
+    await earlier.run(async (delivery) => {
+      earlierGot.push(indexOf(delivery))
+      return true
+    })
+    await laterRun
+    expect(laterGot).toEqual(expected(0, 'acme', 100, 299))
+    expect(earlierGot).toEqual(expected(1, 'acme', 10, 299))
+  })
+})
+
+describeEmbeddedOnly('shared history reads, history partly gone', () => {
+  it('a subscriber whose start is gone fails with CURSOR_EXPIRED; the read it would have restarted goes on for the others', async () => {
+    const small = await startMongo({ oplogMaxEntries: 100 })
+    try {
+      const coll = small.db.collection('orders')
+      const oracle = coll.watch([], { maxAwaitTimeMS: 100 })
+      await oracle.tryNext()
+      const seen: Document[] = []
+      for (let i = 0; i < 150; i += 50) {
+        await coll.insertMany(Array.from({ length: 50 }, (_, k) => ({ _id: new ObjectId(), tenantId: 'acme', customerId: customers[0], seq: i + k })))
+        seen.push(...(await readOracle(oracle, 50)))
+      }
+      await oracle.close()
+      const at = (i: number) => positionFromEvent(seen[i] as Document & { _id: { _data: string } })
+      const share = createSharedHistory({ mongoCollection: coll, collection: 'orders', parse, holdLimit: 1_000 })
+      const open = (from: number) => {
+        const filter = compileOrderFilter({ customerId: customers[0].toHexString() }, 'acme')
+        return openCatchUp({
+          mongoCollection: coll,
+          collection: 'orders',
+          filter,
+          pipeline: filter.pipeline,
+          evaluate: createFilterEvaluator(filter),
+          parse,
+          from: at(from),
+          until: at(149),
+          share,
+        })
+      }
+      const kept = await open(100)
+      await expect(open(10)).rejects.toMatchObject({ extensions: { code: 'CURSOR_EXPIRED' } })
+      const got: number[] = []
+      await kept.run(async (delivery) => {
+        got.push(indexOf(delivery))
+        return true
+      })
+      expect(got).toEqual(Array.from({ length: 49 }, (_, k) => 101 + k))
+    } finally {
+      await small.stop()
+    }
   })
 })
