@@ -18,23 +18,26 @@ import type { GraphQLContext } from './context.js'
  * Executes each subscription event once per distinct selection, however many subscribers receive it.
  *
  * An event's result depends only on the delivery (event, tenant, transition) and on the selection under the root
- * field — the root field's own arguments (`filter`, `after`) only chose the stream. So subscribers whose selections
- * print the same and use no variables below the root field share one execution, memoised on the event.
+ * field — the root field's own arguments (`filter`, `after`) only chose the stream, and its resolver ignores them.
+ * So subscribers whose selections print the same and use no variables below the root field share one execution,
+ * memoised on the event, of the operation without those arguments.
  */
 export function useSharedSubscriptionExecution(): Plugin<GraphQLContext> {
-  const keys = new WeakMap<DocumentNode, string | null>()
+  const sharings = new WeakMap<DocumentNode, Sharing | null>()
   return {
     onSubscribe({ setSubscribeFn }) {
       setSubscribeFn(async (args: ExecutionArgs) => {
         const source = await createSourceEventStream(args)
         if (!isAsyncIterable(source)) return source
-        let key = keys.get(args.document)
-        if (key === undefined) {
-          key = shareKey(args.document, args.operationName)
-          keys.set(args.document, key)
+        let sharing = sharings.get(args.document)
+        if (sharing === undefined) {
+          sharing = sharingOf(args.document, args.operationName)
+          sharings.set(args.document, sharing)
         }
         const context = args.contextValue as GraphQLContext
-        const shared = key === null ? undefined : sharedResults(args, key)
+        // Shared results execute the selection alone: the root field's arguments (and so the variables) only chose
+        // the stream, and coercing them again for every event would cost as much as some selections themselves.
+        const shared = sharing === null ? undefined : sharedResults({ ...args, document: sharing.document, variableValues: undefined }, sharing.key)
         const delivered = (item: QueueItem<unknown>) => {
           if (!item.error && (item.value as Partial<Delivery>).event) context.services.onDelivered(item.value as Delivery)
         }
@@ -106,16 +109,29 @@ function isDirectQueue(source: AsyncIterable<unknown>): source is SubscriberQueu
   return typeof queue.peek === 'function' && typeof queue.shift === 'function' && typeof queue.onReady === 'function'
 }
 
-/** The selection under the single root field, with fragments; null when it cannot be shared. */
-function shareKey(document: DocumentNode, operationName: string | null | undefined): string | null {
+/** How a subscription's results are shared: by the key of its selection, executed as `document`. */
+interface Sharing {
+  /** The selection under the single root field, with fragments. */
+  readonly key: string
+  /** The operation with its root field's arguments and its variable definitions left out. */
+  readonly document: DocumentNode
+}
+
+/** Null when the subscription's results cannot be shared (more than one root field, variables below the root...). */
+function sharingOf(document: DocumentNode, operationName: string | null | undefined): Sharing | null {
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)
   const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0]
   const [root, ...more] = operation?.selectionSet.selections ?? []
-  if (!root || more.length > 0 || root.kind !== Kind.FIELD || !root.selectionSet) return null
+  if (!operation || !root || more.length > 0 || root.kind !== Kind.FIELD || !root.selectionSet) return null
   const fragments = document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => print(d))
   const selection = [print(root.selectionSet), ...fragments].join('\n')
-  if (selection.includes('$') || (root as FieldNode).directives?.length) return null
-  return `${root.alias?.value ?? root.name.value}|${selection}`
+  if (selection.includes('$') || root.directives?.length) return null
+  const field: FieldNode = { ...root, arguments: [] }
+  const bare: OperationDefinitionNode = { ...operation, variableDefinitions: [], selectionSet: { ...operation.selectionSet, selections: [field] } }
+  return {
+    key: `${root.alias?.value ?? root.name.value}|${selection}`,
+    document: { ...document, definitions: document.definitions.map((d) => (d === operation ? bare : d)) },
+  }
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

@@ -15,7 +15,7 @@ export interface Member {
 /** Subscribers with byte-identical pipelines share one compiled predicate and one evaluation per event. */
 interface Group {
   readonly filter: CompiledFilter
-  readonly evaluate: FilterEvaluator
+  readonly evaluator: HeldEvaluator
   readonly members: Set<Member>
   readonly slot: string
   /** The filter's tenant and canonical pipeline: equal filters of one tenant share a group. */
@@ -36,6 +36,36 @@ export function createFilterEvaluator(filter: CompiledFilter): FilterEvaluator {
     // Normalising keeps strings as they are: the tenant of each image reads the same.
     const transition = computeTransition(normal.before, normal.after, tenant, tenantField, matchesDocument)
     return transition ? { event, tenant, transition } : undefined
+  }
+}
+
+/** An evaluator held by one of those who use it; `release` once done with it. */
+export interface HeldEvaluator {
+  readonly evaluate: FilterEvaluator
+  release(): void
+}
+
+/**
+ * Evaluators of the filters someone holds, by collection, tenant field, tenant and canonical pipeline: a
+ * subscriber's filter is compiled once, however many dispatchers it is in (its live stream, a shared history read)
+ * and whether it also catches up alone. Compiling one (mingo) costs as much as a few hundred evaluations.
+ */
+const evaluators = new Map<string, { readonly evaluate: FilterEvaluator; refs: number }>()
+
+export function holdFilterEvaluator(filter: CompiledFilter): HeldEvaluator {
+  const key = `${filter.collection}\n${filter.tenantField}\n${filter.tenant}\n${filter.canonical}`
+  let shared = evaluators.get(key)
+  if (!shared) evaluators.set(key, (shared = { evaluate: createFilterEvaluator(filter), refs: 0 }))
+  shared.refs++
+  const held = shared
+  let released = false
+  return {
+    evaluate: held.evaluate,
+    release() {
+      if (released) return
+      released = true
+      if (--held.refs === 0 && evaluators.get(key) === held) evaluators.delete(key)
+    },
   }
 }
 
@@ -76,7 +106,7 @@ export function createDispatcher(): Dispatcher {
     if (group) return group
     group = {
       filter,
-      evaluate: createFilterEvaluator(filter),
+      evaluator: holdFilterEvaluator(filter),
       members: new Set(),
       slot: slotOf(filter),
       key,
@@ -94,6 +124,7 @@ export function createDispatcher(): Dispatcher {
 
   const dropGroup = (group: Group) => {
     groups.delete(group.key)
+    group.evaluator.release()
     const index = tenants.get(group.filter.tenant)
     if (!index) return
     const slot = index.slots.get(group.slot)
@@ -136,7 +167,7 @@ export function createDispatcher(): Dispatcher {
           }
         }
         for (const group of candidates) {
-          const delivery = group.evaluate(event)
+          const delivery = group.evaluator.evaluate(event)
           if (!delivery) continue
           for (const member of group.members) {
             member.deliver(delivery)

@@ -2,7 +2,7 @@ import type { Collection as MongoCollection } from 'mongodb'
 import { slowConsumer, type GatewayError } from '../errors.js'
 import { comparePositions, type Position } from '../mongo/position.js'
 import { openCatchUp, toGatewayError, type CatchUp } from './catch-up.js'
-import { createFilterEvaluator, type FilterEvaluator, type Member } from './dispatcher.js'
+import { holdFilterEvaluator, type HeldEvaluator, type Member } from './dispatcher.js'
 import type { CompiledFilter } from './filters/compiler.js'
 import { createSharedHistory, type SharedHistory } from './shared-history.js'
 import type { SharedStream } from './shared-stream.js'
@@ -57,6 +57,8 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
     onOverflow: slowConsumer,
     onClose: () => {
       leave()
+      evaluator?.release()
+      evaluator = undefined
       options.onClose()
     },
   })
@@ -88,16 +90,17 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
     },
   }
 
-  // Compiled at the first catch-up and kept while it recovers: most subscriptions never catch up, and a compiled
-  // filter is most of what an idle subscription would otherwise hold.
-  let evaluate: FilterEvaluator | undefined
+  // Held from the first event a catch-up reads alone, while it recovers: a shared history read evaluates the filter
+  // itself, most subscriptions never catch up, and a compiled filter is most of what an idle one would hold.
+  let evaluator: HeldEvaluator | undefined
   const catchUpTo = (until: Position) =>
     openCatchUp({
       mongoCollection: options.mongoCollection,
       collection: filter.collection,
       filter,
       pipeline: filter.pipeline,
-      evaluate: (evaluate ??= createFilterEvaluator(filter)),
+      // Nothing is delivered once the queue closed (and its evaluator was released).
+      evaluate: (event) => (queue.closed ? undefined : (evaluator ??= holdFilterEvaluator(filter)).evaluate(event)),
       parse: options.parse,
       from: last!,
       until,
@@ -134,7 +137,8 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
       }
       recovering = false
       held = undefined
-      evaluate = undefined
+      evaluator?.release()
+      evaluator = undefined
       if (invalidated) queue.fail(invalidated)
     } catch (error) {
       const failure = toGatewayError(error)

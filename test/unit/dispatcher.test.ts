@@ -1,6 +1,6 @@
 import { ObjectId, Timestamp, type Document } from 'mongodb'
 import { describe, expect, it } from 'vitest'
-import { createDispatcher, type Member } from '../../src/streams/dispatcher.js'
+import { createDispatcher, holdFilterEvaluator, type Member } from '../../src/streams/dispatcher.js'
 import { compileOrderFilter } from '../fixtures/models.js'
 
 type OrderChangeFilter = Record<string, unknown>
@@ -108,5 +108,28 @@ describe('dispatcher', () => {
     dispatcher.dispatch(orderEvent('insert', null, order()))
     expect(a.received).toHaveLength(0)
     expect(b.received).toHaveLength(1)
+  })
+})
+
+describe('held filter evaluators', () => {
+  // A tenant no other test uses: dispatchers elsewhere in this file hold their own filters.
+  it('an equal filter is compiled once for all its holders, of any dispatcher, and forgotten when the last lets go', () => {
+    const a = holdFilterEvaluator(compileOrderFilter({ status: ['SHIPPED'] }, 'initech'))
+    const live = createDispatcher()
+    const history = createDispatcher()
+    const leaveLive = live.add(member({ status: ['SHIPPED'] }, 'initech').m)
+    const leaveHistory = history.add(member({ status: ['SHIPPED'] }, 'initech').m)
+    const b = holdFilterEvaluator(compileOrderFilter({ status: ['SHIPPED'] }, 'initech'))
+    expect(b.evaluate).toBe(a.evaluate)
+    // Another tenant's equal filter is another evaluator.
+    const other = holdFilterEvaluator(compileOrderFilter({ status: ['SHIPPED'] }, 'globex'))
+    expect(other.evaluate).not.toBe(a.evaluate)
+    const shipped = order({ status: 'shipped', tenantId: 'initech' })
+    expect(b.evaluate(orderEvent('insert', null, shipped))?.transition).toBe('ENTERED')
+    for (const release of [a.release, b.release, b.release, leaveLive, leaveHistory]) release()
+    const again = holdFilterEvaluator(compileOrderFilter({ status: ['SHIPPED'] }, 'initech'))
+    expect(again.evaluate).not.toBe(a.evaluate)
+    again.release()
+    other.release()
   })
 })
