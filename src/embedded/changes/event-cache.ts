@@ -25,17 +25,11 @@ export interface BuiltEvent {
  * that moment.
  */
 export function createEventCache(): EventCache {
-  const descriptions = new WeakMap<OplogEntry, UpdateDescription>()
-  const built = new WeakMap<OplogEntry, Map<string, BuiltEvent>>()
   // A cursor passes the same options object for every entry it reads: its key is built once.
   const keys = new WeakMap<EventOptions, string>()
   const describe = (entry: ImagedEntry) => {
-    let description = descriptions.get(entry)
-    if (!description) {
-      description = describeUpdate(entry.before, entry.after)
-      descriptions.set(entry, description)
-    }
-    return description
+    const held = entry as ImagedEntry & Memo
+    return (held[DESCRIPTION] ?? hide(held, DESCRIPTION, describeUpdate(entry.before, entry.after)))
   }
   return {
     event(entry: OplogEntry, options: EventOptions): BuiltEvent {
@@ -48,11 +42,8 @@ export function createEventCache(): EventCache {
         key = `${options.fullDocument}/${options.fullDocumentBeforeChange}/${options.showExpandedEvents}`
         keys.set(options, key)
       }
-      let byOptions = built.get(entry)
-      if (!byOptions) {
-        byOptions = new Map()
-        built.set(entry, byOptions)
-      }
+      const held = entry as OplogEntry & Memo
+      const byOptions = (held[BUILT] ?? hide(held, BUILT, new Map<string, BuiltEvent>()))
       let event = byOptions.get(key)
       if (!event) {
         const doc = buildEvent(entry, options, describe)
@@ -63,4 +54,21 @@ export function createEventCache(): EventCache {
       return event
     },
   }
+}
+
+/**
+ * What an oplog entry's readers built from it, kept on the entry (symbols, not enumerable) for as long as the oplog
+ * keeps the entry. Not process-wide WeakMaps: with the oplog's up to 100,000 live keys, their inserts and the
+ * garbage collector's ephemeron work cost more than building the events.
+ */
+const DESCRIPTION: unique symbol = Symbol('changegate.embedded.updateDescription')
+const BUILT: unique symbol = Symbol('changegate.embedded.builtEvents')
+interface Memo {
+  [DESCRIPTION]?: UpdateDescription
+  [BUILT]?: Map<string, BuiltEvent>
+}
+
+function hide<K extends keyof Memo>(entry: Memo, key: K, value: NonNullable<Memo[K]>): NonNullable<Memo[K]> {
+  Object.defineProperty(entry, key, { value })
+  return value
 }

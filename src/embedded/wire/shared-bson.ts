@@ -13,15 +13,21 @@ export const REPLY_SERIALIZE = { checkKeys: false, ignoreUndefined: true } as co
 const TYPE_DOCUMENT = 0x03
 const TYPE_ARRAY = 0x04
 
-/** Documents serialized once for all replies; each is never written to after it is shared. */
-const sharedBytes = new WeakMap<object, Uint8Array>()
+/**
+ * A shared document's bytes, kept on the document itself (a symbol, not enumerable: no serializer or copy sees it).
+ * Not a process-wide WeakMap: the oplog keeps up to its limit of events alive, and a WeakMap with that many live
+ * keys makes every insert, and every garbage collection, pay for all of them.
+ */
+const SHARED_BYTES: unique symbol = Symbol('changegate.embedded.sharedBytes')
+
+const sharedBytesOf = (value: object): Uint8Array | undefined => (value as { [SHARED_BYTES]?: Uint8Array })[SHARED_BYTES]
 
 /** Serializes `doc` once for every reply that will carry it; `doc` must not change afterwards. */
 export function shareEncoding(doc: Document): Uint8Array {
-  let bytes = sharedBytes.get(doc)
+  let bytes = sharedBytesOf(doc)
   if (!bytes) {
     bytes = BSON.serialize(doc, REPLY_SERIALIZE)
-    sharedBytes.set(doc, bytes)
+    Object.defineProperty(doc, SHARED_BYTES, { value: bytes })
   }
   return bytes
 }
@@ -36,8 +42,8 @@ const isPlainObject = (value: unknown): value is Document => {
 /** True when `value` holds a shared document: directly, as an array element or inside plain objects. */
 function holdsShared(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false
-  if (sharedBytes.has(value)) return true
-  if (Array.isArray(value)) return value.some((item) => item !== null && typeof item === 'object' && sharedBytes.has(item))
+  if (sharedBytesOf(value)) return true
+  if (Array.isArray(value)) return value.some((item) => item !== null && typeof item === 'object' && sharedBytesOf(item) !== undefined)
   if (!isPlainObject(value)) return false
   for (const key of Object.keys(value)) if (holdsShared(value[key])) return true
   return false
@@ -72,7 +78,7 @@ function nameBytes(type: number, key: string): Uint8Array {
 
 /** Appends one element; arrays are written with BSON's rule that an undefined element becomes null. */
 function appendElement(parts: Parts, key: string, value: unknown, inArray: boolean): void {
-  const bytes = value !== null && typeof value === 'object' ? sharedBytes.get(value) : undefined
+  const bytes = value !== null && typeof value === 'object' ? sharedBytesOf(value) : undefined
   if (bytes) {
     push(parts, nameBytes(TYPE_DOCUMENT, key))
     push(parts, bytes)
