@@ -3,6 +3,7 @@ import type { Collection as MongoCollection } from 'mongodb'
 import { INVALIDATING_EVENTS, openHistoryCursor, type HistoryCursor } from '../mongo/history.js'
 import { comparePositions, type Position } from '../mongo/position.js'
 import { createDispatcher, type Dispatcher, type Member } from './dispatcher.js'
+import { createTurnBudget } from './turn-budget.js'
 import type { CompiledFilter } from './filters/compiler.js'
 import type { Collection, Delivery, EventParser } from './stream-event.js'
 
@@ -37,6 +38,12 @@ export interface SharedHistory {
   join(request: HistoryShareRequest): Promise<HistoryShare>
   /** Reads open now (each one MongoDB change stream). */
   readonly reads: number
+  /**
+   * Takes one delivery from the turn's budget that every catch-up of the collection shares: undefined while the
+   * turn has room, else a promise of the next turn. For deliveries handed over beside the shared reads (the live
+   * deliveries a subscriber held while it caught up).
+   */
+  take(): Promise<void> | undefined
 }
 
 export interface SharedHistoryOptions {
@@ -59,32 +66,6 @@ export interface SharedHistoryOptions {
    * many subscribers arrive out of order.
    */
   readonly rereadLimit?: number
-}
-
-/** A budget of work per turn of the event loop, shared by many loops: past it, they wait for the next turn. */
-function createTurnBudget(perTurn: number): { take(): Promise<void> | undefined } {
-  let used = 0
-  let turnScheduled = false
-  let waiting: Array<() => void> = []
-  const nextTurn = () => {
-    turnScheduled = false
-    used = 0
-    const woken = waiting
-    waiting = []
-    for (const wake of woken) wake()
-  }
-  const take = (): Promise<void> | undefined => {
-    if (!turnScheduled) {
-      turnScheduled = true
-      setImmediate(nextTurn)
-    }
-    if (used < perTurn) {
-      used++
-      return undefined
-    }
-    return new Promise<void>((resolve) => waiting.push(resolve)).then(take)
-  }
-  return { take }
 }
 
 interface Part extends Member {
@@ -344,7 +325,8 @@ export function createSharedHistory(options: SharedHistoryOptions): SharedHistor
           for (;;) {
             if (part.held.length > 0) {
               // Many subscribers draining their holds at once would otherwise run as one long chain of promises.
-              await budget.take()
+              const wait = budget.take()
+              if (wait) await wait
               const next = part.held.shift()
               if (next && !(await deliver(next))) {
                 finish(read, part, { kind: 'reached' })
@@ -368,5 +350,6 @@ export function createSharedHistory(options: SharedHistoryOptions): SharedHistor
     get reads() {
       return reads.size
     },
+    take: () => budget.take(),
   }
 }

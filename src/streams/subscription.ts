@@ -130,6 +130,10 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
         catchUp = undefined
         if (queue.closed) return
         while (held && held.length > 0) {
+          // A thousand subscribers reaching live at once would hand over everything they held in one long chain.
+          const turn = sharedHistoryOf(options).take()
+          if (turn) await turn
+          if (!held) continue
           if (!(await deliverInOrder(held.shift()!))) return
         }
         if (held) break
