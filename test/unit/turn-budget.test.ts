@@ -20,4 +20,23 @@ describe('turn budget', () => {
     await Promise.all(takers)
     expect(order).toEqual([0, 1, 2, 3, 4])
   })
+
+  it('serves a long queue a turn at a time, without waking those that must wait again', async () => {
+    const budget = createTurnBudget(16)
+    let done = 0
+    let turns = 0
+    const takers = Array.from({ length: 10_000 }, async () => {
+      const wait = budget.take()
+      if (wait) await wait
+      done++
+    })
+    while (done < 10_000) {
+      await nextTurn()
+      turns++
+      // Never more than the budget per turn, and all of it while some wait.
+      expect(done).toBeLessThanOrEqual(16 * (turns + 1))
+    }
+    await Promise.all(takers)
+    expect(turns).toBeGreaterThanOrEqual(10_000 / 16 - 1)
+  })
 })
