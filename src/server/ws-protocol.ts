@@ -9,7 +9,7 @@ import type { AuthContext, Authenticator } from './auth.js'
 import { createKeyedLimit, createTokenBucket, type Release, type TokenBucket } from './limits.js'
 import { codeOf, maskError, toClientJSON } from './masking.js'
 import { takeDirectSource } from '../schema/shared-execution.js'
-import { createTurnBudget } from '../streams/turn-budget.js'
+import { createFairTurnBudget } from '../streams/turn-budget.js'
 import { directSubscription, type FrameSender } from './ws-direct.js'
 import { preparePayload } from './ws-frames.js'
 import type { GatewayYoga } from './yoga.js'
@@ -50,9 +50,10 @@ export interface ProtocolOptions {
   metrics: Metrics
   logger: Logger
   /**
-   * Operations all sockets together may start in one turn of the event loop; the next wait for the following turn.
-   * A reconnect storm (a thousand clients resubscribing at once) then starts its subscriptions over many turns,
-   * with live deliveries flowing in between, instead of holding the loop for all of them. Default 16.
+   * Operations all sockets together may start in one turn of the event loop; the next wait for a later turn, the
+   * tenants served in turn (one operation each while several wait). A reconnect storm (a thousand clients
+   * resubscribing at once) then starts its subscriptions over many turns, with live deliveries flowing in between,
+   * and a tenant flooding the node delays another tenant's operation by about a turn. Default 16.
    */
   subscribesPerTurn?: number
 }
@@ -98,7 +99,7 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
   const live = new Set<ExtraContext>()
   const prepared = new WeakMap<ExecutionArgs, Prepared>()
   const tenants = createKeyedLimit(opts.maxConnectionsPerTenant)
-  const starts = createTurnBudget(opts.subscribesPerTurn ?? 16)
+  const starts = createFairTurnBudget(opts.subscribesPerTurn ?? 16)
 
   const formatErrors = (errors: readonly GraphQLError[]) =>
     errors.map((error) => {
@@ -149,7 +150,7 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
     async onSubscribe(ctx, id, payload) {
       const auth = ctx.extra.auth
       if (!auth) return [new GraphQLError('Forbidden', { extensions: { code: ErrorCode.UNAUTHENTICATED } })]
-      const turn = starts.take()
+      const turn = starts.take(auth.tenant)
       if (turn) await turn
       try {
         const run = yoga.getEnveloped({ auth, params: payload })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createTurnBudget } from '../../src/streams/turn-budget.js'
+import { createFairTurnBudget, createTurnBudget } from '../../src/streams/turn-budget.js'
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
@@ -38,5 +38,26 @@ describe('turn budget', () => {
     }
     await Promise.all(takers)
     expect(turns).toBeGreaterThanOrEqual(10_000 / 16 - 1)
+  })
+})
+
+describe('fair turn budget', () => {
+  it("serves a key that asks once within a turn of asking, however many another key has waiting", async () => {
+    const budget = createFairTurnBudget(4)
+    const served: string[] = []
+    const take = async (key: string) => {
+      const wait = budget.take(key)
+      if (wait) await wait
+      served.push(key)
+    }
+    const noisy = Array.from({ length: 1_000 }, () => take('noisy'))
+    const calm = take('calm')
+    await nextTurn()
+    await nextTurn()
+    // The first turn's 4 went at once; the next turn serves calm among its first two.
+    expect(served.slice(0, 6)).toContain('calm')
+    expect(served.indexOf('calm')).toBeLessThan(6)
+    await Promise.all([...noisy, calm])
+    expect(served.filter((key) => key === 'noisy')).toHaveLength(1_000)
   })
 })
