@@ -50,10 +50,11 @@ export interface ProtocolOptions {
   metrics: Metrics
   logger: Logger
   /**
-   * Operations all sockets together may start in one turn of the event loop; the next wait for a later turn, the
-   * tenants served in turn (one operation each while several wait). A reconnect storm (a thousand clients
-   * resubscribing at once) then starts its subscriptions over many turns, with live deliveries flowing in between,
-   * and a tenant flooding the node delays another tenant's operation by about a turn. Default 16.
+   * Subscriptions all sockets together may start in one turn of the event loop, once admitted (limits, rate); the
+   * next wait for a later turn, the tenants served in turn (one each while several wait). A reconnect storm (a
+   * thousand clients resubscribing at once) then starts its subscriptions over many turns, with live deliveries
+   * flowing in between, and a tenant flooding the node delays another tenant's subscription by about a turn.
+   * Queries and mutations do not wait. Default 16.
    */
   subscribesPerTurn?: number
 }
@@ -150,8 +151,6 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
     async onSubscribe(ctx, id, payload) {
       const auth = ctx.extra.auth
       if (!auth) return [new GraphQLError('Forbidden', { extensions: { code: ErrorCode.UNAUTHENTICATED } })]
-      const turn = starts.take(auth.tenant)
-      if (turn) await turn
       try {
         const run = yoga.getEnveloped({ auth, params: payload })
         const document = run.parse(payload.query)
@@ -163,6 +162,10 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
           ctx.extra.subscribeBucket ??= createTokenBucket(opts.subscribeRate)
           if (!ctx.extra.subscribeBucket.take()) return [subscriptionLimit(SUBSCRIBE_RATE_MESSAGE)]
           held.add(id)
+          // Only admitted subscriptions wait their turn (the socket's limits bound how many): a flood is refused
+          // at once, not queued.
+          const turn = starts.take(auth.tenant)
+          if (turn) await turn
         }
         const args: ExecutionArgs = {
           schema: run.schema,
