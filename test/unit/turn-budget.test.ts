@@ -60,4 +60,24 @@ describe('fair turn budget', () => {
     await Promise.all([...noisy, calm])
     expect(served.filter((key) => key === 'noisy')).toHaveLength(1_000)
   })
+
+  it('keeps serving in order while waiters join as fast as they leave, over many turns', async () => {
+    const budget = createTurnBudget(8)
+    const served: number[] = []
+    let joined = 0
+    const join = async () => {
+      const me = joined++
+      const wait = budget.take()
+      if (wait) await wait
+      served.push(me)
+    }
+    // 3,000 turns with 8 newcomers each: the queue never empties until the end.
+    const all: Array<Promise<void>> = Array.from({ length: 100 }, join)
+    for (let turn = 0; turn < 3_000; turn++) {
+      for (let k = 0; k < 8; k++) all.push(join())
+      await nextTurn()
+    }
+    await Promise.all(all)
+    expect(served).toEqual(Array.from({ length: joined }, (_, i) => i))
+  })
 })
