@@ -1,7 +1,7 @@
 import type { Document } from 'mongodb'
 import type { GatewayError } from '../errors.js'
 import { keyString, type CompiledFilter } from './filters/compiler.js'
-import { compileDocumentTest, compileEventTest, normalizedImages, type DocumentPredicate, type EventPredicate } from './filters/matcher.js'
+import { compileDocumentMatcher, compileEventMatcher, normalizedImages } from './filters/matcher.js'
 import { computeTransition } from './filters/transitions.js'
 import type { Delivery, StreamEvent } from './stream-event.js'
 
@@ -26,15 +26,16 @@ interface Group {
 export type FilterEvaluator = (event: StreamEvent) => Delivery | undefined
 
 export function createFilterEvaluator(filter: CompiledFilter): FilterEvaluator {
-  const matchesEvent: EventPredicate = compileEventTest(filter.pipeline)
-  const matchesDocument: DocumentPredicate = compileDocumentTest(filter.documentFilter)
+  const matchesEvent = compileEventMatcher(filter.pipeline)
+  const matchesDocument = compileDocumentMatcher(filter.documentFilter)
   const { tenant, tenantField } = filter
   return (event) => {
     if (event.tenants !== null && !event.tenants.includes(tenant)) return undefined
-    const normal = normalizedImages(event)
-    if (!matchesEvent(normal.raw)) return undefined
-    // Normalising keeps strings as they are: the tenant of each image reads the same.
-    const transition = computeTransition(normal.before, normal.after, tenant, tenantField, matchesDocument)
+    if (!matchesEvent(event.raw, () => normalizedImages(event).raw)) return undefined
+    // Normalising keeps strings as they are: the tenant of each image reads the same either way.
+    const transition = computeTransition(event.before, event.after, tenant, tenantField, (image) =>
+      matchesDocument(image!, () => (image === event.before ? normalizedImages(event).before! : normalizedImages(event).after!)),
+    )
     return transition ? { event, tenant, transition } : undefined
   }
 }

@@ -1,6 +1,7 @@
 import { Query } from 'mingo'
 import { ObjectId, type Document } from 'mongodb'
 import type { StreamEvent } from '../stream-event.js'
+import { compileFastTest, type FastTest } from './fast-query.js'
 
 /**
  * Evaluates compiled `$match` stages in the gateway with mingo, with MongoDB's semantics for the BSON values
@@ -27,37 +28,71 @@ import type { StreamEvent } from '../stream-event.js'
 export type EventPredicate = (event: Document) => boolean
 export type DocumentPredicate = (doc: Document | null | undefined) => boolean
 
+/**
+ * Tests a document as it was read, or normalised by `normal` (memoised by the caller: one normalisation per event
+ * for every filter) where a part of the query needs mingo. Most filters never need it (src/streams/filters/fast-query.ts).
+ */
+export type Matcher = (doc: Document, normal: () => Document) => boolean
+
 const QUERY_OPTIONS = { scriptEnabled: false } as const
 
 /** Compiles the `$match` stages of `pipeline` into one predicate (their AND). Other stages are rejected. */
 export function compileEventPredicate(pipeline: Document[]): EventPredicate {
-  const test = compileEventTest(pipeline)
-  return (event) => test(normalizeBson(event) as Document)
+  const test = compileEventMatcher(pipeline)
+  return (event) => test(event, () => normalizeBson(event) as Document)
 }
 
-/** As {@link compileEventPredicate}, for an event already normalised ({@link normalizedImages}). */
-export function compileEventTest(pipeline: Document[]): EventPredicate {
+/** As {@link compileEventPredicate}, normalising the event only if and when mingo needs it. */
+export function compileEventMatcher(pipeline: Document[]): Matcher {
   const conditions = pipeline.map((stage, n) => {
     const keys = Object.keys(stage)
     if (keys.length !== 1 || keys[0] !== '$match') throw new TypeError(`stage ${n} is not a $match stage`)
-    return normalizeBson(stage.$match) as Document
+    return stage.$match as Document
   })
-  if (conditions.length === 0) return () => true
-  const query = new Query(conditions.length === 1 ? conditions[0] : { $and: conditions }, QUERY_OPTIONS)
-  return (event) => query.test(event)
+  return compileMatcher(conditions)
 }
 
 /** Compiles a query on the document itself; null and undefined documents never match. */
 export function compileDocumentPredicate(documentFilter: Document): DocumentPredicate {
-  const test = compileDocumentTest(documentFilter)
-  return (doc) => test(doc == null ? doc : (normalizeBson(doc) as Document))
+  const test = compileMatcher([documentFilter])
+  return (doc) => doc != null && test(doc, () => normalizeBson(doc) as Document)
 }
 
-/** As {@link compileDocumentPredicate}, for a document already normalised. */
-export function compileDocumentTest(documentFilter: Document): DocumentPredicate {
-  const query = new Query(normalizeBson(documentFilter) as Document, QUERY_OPTIONS)
-  return (doc) => doc != null && query.test(doc)
+/** As {@link compileDocumentPredicate}, for a document that exists. */
+export const compileDocumentMatcher = (documentFilter: Document): Matcher => compileMatcher([documentFilter])
+
+/**
+ * The AND of `conditions`, split into their top-level parts: each part the fast path decides runs first, and
+ * mingo only where it cannot (its query compiled on first need); the other parts are mingo's from the start, so a
+ * query mingo refuses (a script) fails here, at compile time.
+ */
+function compileMatcher(conditions: readonly Document[]): Matcher {
+  const parts = conditions.flatMap((condition) => Object.keys(condition).map((key) => ({ [key]: condition[key] as unknown })))
+  const fast: { readonly test: FastTest; readonly slow: () => Query }[] = []
+  const slow: Query[] = []
+  for (const part of parts) {
+    const test = compileFastTest(part)
+    if (!test) {
+      slow.push(mingoQuery(part))
+      continue
+    }
+    let query: Query | undefined
+    fast.push({ test, slow: () => (query ??= mingoQuery(part)) })
+  }
+  return (doc, normal) => {
+    let normalized: Document | undefined
+    for (const part of fast) {
+      const result = part.test(doc) ?? part.slow().test((normalized ??= normal()))
+      if (!result) return false
+    }
+    if (slow.length === 0) return true
+    normalized ??= normal()
+    for (const query of slow) if (!query.test(normalized)) return false
+    return true
+  }
 }
+
+const mingoQuery = (query: Document) => new Query(normalizeBson(query) as Document, QUERY_OPTIONS)
 
 /** An event as predicates match it: its raw document and images, normalised. */
 export interface NormalizedImages {
