@@ -4,6 +4,7 @@ import {
   execute,
   Kind,
   print,
+  visit,
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
@@ -120,6 +121,8 @@ interface Sharing {
   readonly document: DocumentNode
   /** Executions before it was compiled. */
   executions: number
+  /** Whether graphql-jit may compile it: no argument but a boolean literal (see {@link onlyBooleanArguments}). */
+  readonly compilable: boolean
   /** `document` compiled to JavaScript for one schema (null: graphql-jit did not compile it). */
   compiled?: { readonly schema: ExecutionArgs['schema']; readonly query: CompiledQuery | null }
 }
@@ -141,7 +144,7 @@ function executorOf(sharing: Sharing, args: ExecutionArgs): (root: unknown) => P
 
 function compiledQuery(sharing: Sharing, args: ExecutionArgs): CompiledQuery | null {
   if (sharing.compiled?.schema === args.schema) return sharing.compiled.query
-  if (++sharing.executions < 2) return null
+  if (++sharing.executions < 2 || !sharing.compilable) return null
   const compiled = compileQuery(args.schema, sharing.document, args.operationName ?? undefined, { disablingCapturingStackErrors: true })
   sharing.compiled = { schema: args.schema, query: isCompiledQuery(compiled) ? compiled : null }
   return sharing.compiled.query
@@ -158,11 +161,29 @@ function sharingOf(document: DocumentNode, operationName: string | null | undefi
   if (selection.includes('$') || root.directives?.length) return null
   const field: FieldNode = { ...root, arguments: [] }
   const bare: OperationDefinitionNode = { ...operation, variableDefinitions: [], selectionSet: { ...operation.selectionSet, selections: [field] } }
+  const shared: DocumentNode = { ...document, definitions: document.definitions.map((d) => (d === operation ? bare : d)) }
   return {
     executions: 0,
+    compilable: onlyBooleanArguments(shared),
     key: `${root.alias?.value ?? root.name.value}|${selection}`,
-    document: { ...document, definitions: document.definitions.map((d) => (d === operation ? bare : d)) },
+    document: shared,
   }
+}
+
+/**
+ * graphql-jit writes argument literals into the code it generates, and its writer turns some string contents into
+ * code (a string starting with its date marker becomes `new Date(<the rest>)`). Client strings must never reach it:
+ * documents with an argument other than `true`/`false` (`@include(if: true)`) run through graphql-js. The root
+ * field's arguments are already gone, and no field below it takes any today; this keeps it so for any schema.
+ */
+export function onlyBooleanArguments(document: DocumentNode): boolean {
+  let only = true
+  visit(document, {
+    Argument(node) {
+      if (node.value.kind !== Kind.BOOLEAN) only = false
+    },
+  })
+  return only
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
