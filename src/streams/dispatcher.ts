@@ -90,10 +90,6 @@ const slotOf = (filter: CompiledFilter) => {
   return field === undefined ? '*' : `${field}=${filter.indexKeys[field]}`
 }
 
-function fieldValues(event: StreamEvent, field: string): Array<string | undefined> {
-  if (field === '_id') return [keyString((event.documentKey as Document)._id)]
-  return [keyString(event.before?.[field]), keyString(event.after?.[field])]
-}
 
 export function createDispatcher(): Dispatcher {
   const groups = new Map<string, Group>()
@@ -159,13 +155,19 @@ export function createDispatcher(): Dispatcher {
       for (const tenant of event.tenants ?? tenants.keys()) {
         const index = tenants.get(tenant)
         if (!index) continue
-        const candidates = new Set<Group>(index.slots.get('*'))
+        // A group sits in exactly one slot, so the slots of distinct keys hold distinct groups: no set to dedupe.
+        const candidates: Group[] = []
+        const unindexed = index.slots.get('*')
+        if (unindexed) for (const group of unindexed) candidates.push(group)
+        const addSlot = (field: string, value: string | undefined) => {
+          const slot = value === undefined ? undefined : index.slots.get(`${field}=${value}`)
+          if (slot) for (const group of slot) candidates.push(group)
+        }
         for (const field of index.fields.keys()) {
-          for (const value of fieldValues(event, field)) {
-            if (value === undefined) continue
-            const slot = index.slots.get(`${field}=${value}`)
-            if (slot) for (const g of slot) candidates.add(g)
-          }
+          const before = field === '_id' ? keyString((event.documentKey as Document)._id) : keyString(event.before?.[field])
+          const after = field === '_id' ? before : keyString(event.after?.[field])
+          addSlot(field, before)
+          if (after !== before) addSlot(field, after)
         }
         for (const group of candidates) {
           const delivery = group.evaluator.evaluate(event)
