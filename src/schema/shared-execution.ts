@@ -82,6 +82,16 @@ export function takeDirectSource(contextValue: unknown): DirectSource | undefine
 function sharedResults(args: ExecutionArgs, sharing: Sharing) {
   const { key } = sharing
   const run = executorOf(sharing, args)
+  // Memo keys hold the printed selection: built once per (tenant, transition), not per delivery (a fresh
+  // concatenation is hashed again at every lookup).
+  const keys = new Map<string, string>()
+  const deliveryKey = (tenant: string, transition: string) => {
+    const at = `${tenant}|${transition}`
+    let memoKey = keys.get(at)
+    if (memoKey === undefined) keys.set(at, (memoKey = `exec|${at}|${key}`))
+    return memoKey
+  }
+  const valueKey = `exec|${key}`
   return (item: QueueItem<unknown>): Promise<ExecutionResult> | ExecutionResult | undefined => {
     if (item.error) return undefined
     // A change delivery shares on its event (per tenant and transition); a live aggregate's value on itself.
@@ -90,10 +100,10 @@ function sharedResults(args: ExecutionArgs, sharing: Sharing) {
     let memoKey: string
     if (shared.event) {
       memo = shared.event.memo
-      memoKey = `exec|${shared.tenant}|${shared.transition}|${key}`
+      memoKey = deliveryKey(shared.tenant!, shared.transition!)
     } else if (shared.memo instanceof Map) {
       memo = shared.memo
-      memoKey = `exec|${key}`
+      memoKey = valueKey
     } else {
       return undefined
     }
