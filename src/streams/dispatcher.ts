@@ -90,6 +90,11 @@ const slotOf = (filter: CompiledFilter) => {
   return field === undefined ? '*' : `${field}=${filter.indexKeys[field]}`
 }
 
+/** Adds the groups of the slot `field=value` (if any) to `candidates`. */
+function addSlot(index: TenantIndex, field: string, value: string | undefined, candidates: Group[]): void {
+  const slot = value === undefined ? undefined : index.slots.get(`${field}=${value}`)
+  if (slot) for (const group of slot) candidates.push(group)
+}
 
 export function createDispatcher(): Dispatcher {
   const groups = new Map<string, Group>()
@@ -159,15 +164,11 @@ export function createDispatcher(): Dispatcher {
         const candidates: Group[] = []
         const unindexed = index.slots.get('*')
         if (unindexed) for (const group of unindexed) candidates.push(group)
-        const addSlot = (field: string, value: string | undefined) => {
-          const slot = value === undefined ? undefined : index.slots.get(`${field}=${value}`)
-          if (slot) for (const group of slot) candidates.push(group)
-        }
         for (const field of index.fields.keys()) {
           const before = field === '_id' ? keyString((event.documentKey as Document)._id) : keyString(event.before?.[field])
           const after = field === '_id' ? before : keyString(event.after?.[field])
-          addSlot(field, before)
-          if (after !== before) addSlot(field, after)
+          addSlot(index, field, before, candidates)
+          if (after !== before) addSlot(index, field, after, candidates)
         }
         for (const group of candidates) {
           const delivery = group.evaluator.evaluate(event)

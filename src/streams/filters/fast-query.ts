@@ -39,30 +39,22 @@ function compileLogical(operator: string, operands: unknown): FastTest | undefin
 }
 
 /** AND in three values: false wins over undecided. */
-function all(tests: readonly FastTest[]): FastTest {
-  if (tests.length === 1) return tests[0]
-  return (doc) => {
-    let undecided = false
-    for (const test of tests) {
-      const result = test(doc)
-      if (result === false) return false
-      if (result === undefined) undecided = true
-    }
-    return undecided ? undefined : true
-  }
-}
+const all = (tests: readonly FastTest[]): FastTest => settledBy(tests, false)
 
 /** OR in three values: true wins over undecided. */
-function any(tests: readonly FastTest[]): FastTest {
+const any = (tests: readonly FastTest[]): FastTest => settledBy(tests, true)
+
+/** The first test answering `decisive` settles it; else undecided if any test was, else the other answer. */
+function settledBy(tests: readonly FastTest[], decisive: boolean): FastTest {
   if (tests.length === 1) return tests[0]
   return (doc) => {
     let undecided = false
     for (const test of tests) {
       const result = test(doc)
-      if (result === true) return true
+      if (result === decisive) return decisive
       if (result === undefined) undecided = true
     }
-    return undecided ? undefined : false
+    return undecided ? undefined : !decisive
   }
 }
 
@@ -191,8 +183,8 @@ function leafOf(value: unknown): Leaf {
   }
 }
 
-/** A BSON number wrapper's value, as normalizeBson reads it (Decimal128 at double precision). */
-function bsonNumber(bsontype: unknown, value: object): number | undefined {
+/** A BSON number wrapper's value (Decimal128 at double precision); undefined for any other value. */
+export function bsonNumber(bsontype: unknown, value: object): number | undefined {
   switch (bsontype) {
     case 'Int32':
     case 'Double':

@@ -1,13 +1,14 @@
 import { Query } from 'mingo'
 import { ObjectId, type Document } from 'mongodb'
 import type { StreamEvent } from '../stream-event.js'
-import { compileFastTest, type FastTest } from './fast-query.js'
+import { bsonNumber, compileFastTest, type FastTest } from './fast-query.js'
 
 /**
- * Evaluates compiled `$match` stages in the gateway with mingo, with MongoDB's semantics for the BSON values
- * change events carry.
+ * Evaluates compiled `$match` stages in the gateway, with MongoDB's semantics for the BSON values change events
+ * carry: each top-level part of a query runs as a compiled test (src/streams/filters/fast-query.ts) where it has
+ * one, and with mingo, on the normalised event, where the compiled test cannot decide or does not exist.
  *
- * Two gaps between mingo and MongoDB are closed by normalising values before matching:
+ * Three gaps between mingo and MongoDB are closed by normalising values before matching:
  * - mingo compares objects of different classes as unequal. This process holds two `ObjectId` classes (the
  *   driver loads bson's CommonJS build, `import 'bson'` loads its ES module build), so an event decoded by the
  *   driver and a filter built elsewhere (or an event decoded from EJSON) would never match on ids. Every
@@ -19,7 +20,7 @@ import { compileFastTest, type FastTest } from './fast-query.js'
  *   sentinel object, which only equals itself and never compares with numbers.
  *
  * Normalising copies only what changes; a driver event with plain values is matched as is. The dispatcher
- * normalises a shared event once for all its filters ({@link normalizedImages}, kept in the event's own memo: a
+ * normalises a shared event (only when some filter needs mingo) once for all its filters ({@link normalizedImages}, kept in the event's own memo: a
  * process-wide WeakMap keyed by documents grew with every event held in a queue, and its rehashing and ephemeron
  * work showed up as 100 ms event-loop blocks while 1,000 subscribers caught up).
  */
@@ -156,17 +157,8 @@ class NotANumber {
 const NAN = Object.freeze(new NotANumber())
 
 function normalizeBsonValue(bsontype: string, value: object): unknown {
-  switch (bsontype) {
-    case 'ObjectId':
-      return value instanceof ObjectId ? value : ObjectId.createFromHexString((value as { toHexString(): string }).toHexString())
-    case 'Int32':
-    case 'Double':
-      return (value as { valueOf(): number }).valueOf()
-    case 'Long':
-      return (value as { toNumber(): number }).toNumber()
-    case 'Decimal128':
-      return Number(String(value))
-    default:
-      return value
+  if (bsontype === 'ObjectId') {
+    return value instanceof ObjectId ? value : ObjectId.createFromHexString((value as { toHexString(): string }).toHexString())
   }
+  return bsonNumber(bsontype, value) ?? value
 }
