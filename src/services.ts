@@ -69,8 +69,7 @@ export function createGatewayServices(options: ServicesOptions): GatewayServices
     },
     createLoaders: (tenant) => createLoaders(db, tenant, countBatch),
     onDelivered(delivery) {
-      metrics.eventsDelivered.inc({ kind: delivery.event.collection })
-      if (delivery.event.wallTime) metrics.deliveryLatency.observe((Date.now() - delivery.event.wallTime.getTime()) / 1000)
+      metrics.delivered(delivery.event.collection, delivery.event.wallTime)
     },
     nodes: options.nodes,
   }

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 
 /**
  * Gateway metrics on a registry of their own (so several gateways in one process, as in tests, never share
@@ -16,10 +16,11 @@ export interface Metrics {
   readonly streamsByState: Gauge<'state'>
   /** Change events read from MongoDB (or a fan-out channel), by `stream` key. */
   readonly eventsReceived: Counter<'stream'>
-  /** Events sent to subscribers, by `kind`. */
-  readonly eventsDelivered: Counter<'kind'>
-  /** Seconds from the change's commit (wall time) to its delivery. */
-  readonly deliveryLatency: Histogram
+  /**
+   * Counts one event sent to a subscriber: `changegate_events_delivered_total` by `kind` (the collection) and,
+   * when the commit's wall time is known, `changegate_delivery_latency_seconds` (commit to send).
+   */
+  delivered(kind: string, committedAt: Date | undefined): void
   /** Seconds between now and the last event's commit, by `stream`. */
   readonly streamLag: Gauge<'stream'>
   /** Times a stream resumed after an error, by `stream`. */
@@ -70,18 +71,7 @@ export function createMetrics(): Metrics {
       labelNames: ['stream'],
       registers,
     }),
-    eventsDelivered: new Counter({
-      name: 'changegate_events_delivered_total',
-      help: 'Events delivered to subscribers, by kind',
-      labelNames: ['kind'],
-      registers,
-    }),
-    deliveryLatency: new Histogram({
-      name: 'changegate_delivery_latency_seconds',
-      help: 'Seconds from commit to send',
-      buckets: [...LATENCY_BUCKETS],
-      registers,
-    }),
+    delivered: deliveryTally(registry),
     streamLag: new Gauge({
       name: 'changegate_stream_lag_seconds',
       help: 'Seconds behind the latest commit, by stream',
@@ -112,5 +102,86 @@ export function createMetrics(): Metrics {
       labelNames: ['code'],
       registers,
     }),
+  }
+}
+
+/**
+ * Per-delivery metrics in plain numbers, handed over when the registry is read (a scrape). A delivery happens tens
+ * of thousands of times a second on a busy node; prom-client's `inc` and `observe` validate and hash their labels
+ * and allocate on every call (about 1.5 µs per delivery together, 3 % of a node's CPU at 40,000 deliveries/s).
+ */
+function deliveryTally(registry: Registry): Metrics['delivered'] {
+  const pending = new Map<string, number>()
+  new Counter({
+    name: 'changegate_events_delivered_total',
+    help: 'Events delivered to subscribers, by kind',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      for (const [kind, n] of pending) this.inc({ kind }, n)
+      pending.clear()
+    },
+  })
+  const latency = new TalliedHistogram('changegate_delivery_latency_seconds', 'Seconds from commit to send', LATENCY_BUCKETS)
+  // Registered as what the registry reads: prom-client types its registry for its own metric classes only.
+  registry.registerMetric(latency as unknown as Parameters<Registry['registerMetric']>[0])
+  return (kind, committedAt) => {
+    pending.set(kind, (pending.get(kind) ?? 0) + 1)
+    if (committedAt) latency.observe((Date.now() - committedAt.getTime()) / 1000)
+  }
+}
+
+interface SeriesValue {
+  readonly labels: Record<string, string | number>
+  readonly value: number
+  readonly metricName: string
+}
+
+/**
+ * A histogram without labels that counts into an array: the same exposition as prom-client's `Histogram`
+ * (cumulative `_bucket` series with `le`, then `_sum` and `_count`), registered as a metric of the registry.
+ */
+export class TalliedHistogram {
+  readonly type = 'histogram'
+  readonly aggregator = 'sum'
+  readonly #bounds: readonly number[]
+  /** Observations per bucket, not cumulative; the last one is `+Inf`. */
+  #counts: number[]
+  #sum = 0
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    bounds: readonly number[],
+  ) {
+    this.#bounds = [...bounds].sort((a, b) => a - b)
+    this.#counts = new Array<number>(this.#bounds.length + 1).fill(0)
+  }
+
+  observe(value: number): void {
+    if (!Number.isFinite(value)) return
+    const bounds = this.#bounds
+    let i = 0
+    while (i < bounds.length && value > bounds[i]) i++
+    this.#counts[i]++
+    this.#sum += value
+  }
+
+  /** What prom-client's registry reads of a metric (its own `get()` shape). */
+  get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: SeriesValue[] }> {
+    const values: SeriesValue[] = []
+    let cumulative = 0
+    for (let i = 0; i <= this.#bounds.length; i++) {
+      cumulative += this.#counts[i]
+      values.push({ labels: { le: i < this.#bounds.length ? this.#bounds[i] : '+Inf' }, value: cumulative, metricName: `${this.name}_bucket` })
+    }
+    values.push({ labels: {}, value: this.#sum, metricName: `${this.name}_sum` })
+    values.push({ labels: {}, value: cumulative, metricName: `${this.name}_count` })
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator })
+  }
+
+  reset(): void {
+    this.#counts.fill(0)
+    this.#sum = 0
   }
 }

@@ -12,6 +12,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql'
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit'
+import type { Transition } from '../streams/filters/transitions.js'
 import type { Delivery } from '../streams/stream-event.js'
 import type { QueueItem, SubscriberQueue } from '../streams/subscriber-queue.js'
 import type { GraphQLContext } from './context.js'
@@ -82,14 +83,13 @@ export function takeDirectSource(contextValue: unknown): DirectSource | undefine
 function sharedResults(args: ExecutionArgs, sharing: Sharing) {
   const { key } = sharing
   const run = executorOf(sharing, args)
-  // Memo keys hold the printed selection: built once per (tenant, transition), not per delivery (a fresh
-  // concatenation is hashed again at every lookup).
-  const keys = new Map<string, string>()
-  const deliveryKey = (tenant: string, transition: string) => {
-    const at = `${tenant}|${transition}`
-    let memoKey = keys.get(at)
-    if (memoKey === undefined) keys.set(at, (memoKey = `exec|${at}|${key}`))
-    return memoKey
+  // Memo keys hold the printed selection: built once per (tenant, transition), not per delivery, and found
+  // without building any string (a fresh concatenation is hashed again at every lookup).
+  const keys = new Map<string, Partial<Record<Transition, string>>>()
+  const deliveryKey = (tenant: string, transition: Transition) => {
+    let byTransition = keys.get(tenant)
+    if (byTransition === undefined) keys.set(tenant, (byTransition = {}))
+    return (byTransition[transition] ??= `exec|${tenant}|${transition}|${key}`)
   }
   const valueKey = `exec|${key}`
   return (item: QueueItem<unknown>): Promise<ExecutionResult> | ExecutionResult | undefined => {
