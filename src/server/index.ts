@@ -243,6 +243,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
         stopping = true
         const closed = new Promise<void>((resolve) => http.close(() => resolve()))
         await sockets.dispose()
+        protocol.stop()
         // Open event streams and keep-alive connections: ending them cancels their iterators.
         http.closeAllConnections()
         await Promise.race([streams.drained(), sleep(STREAM_DRAIN_MS, undefined, { ref: false })])

@@ -1,15 +1,18 @@
 import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { CloseCode, type Server } from 'graphql-ws'
 import { WebSocket, type WebSocketServer } from 'ws'
 import type { Logger } from '../observability/logger.js'
+import { createTimerWheel, type TimerWheel } from './timer-wheel.js'
 import { spliceFrame } from './ws-frames.js'
 import type { SocketExtra } from './ws-protocol.js'
 
 export interface WebSocketAdapterOptions {
   /**
    * Interval between server pings. Default 15 000 ms; 0 disables keep-alive. A peer is judged dead after
-   * {@link unansweredPingLimit} pings in a row went unanswered.
+   * {@link unansweredPingLimit} pings in a row went unanswered. Pings leave on one shared timer that wakes
+   * {@link KEEP_ALIVE_SLOTS} times per interval, so each falls up to 1/16 of the interval after its exact time.
    */
   keepAliveMs?: number
   /**
@@ -43,6 +46,13 @@ export interface WebSocketAdapterOptions {
  * read yet; a peer that has not completed the close handshake by the next ping is terminated.
  */
 export const UNRESPONSIVE_CLOSE = { code: 4410, reason: 'Unresponsive' } as const
+
+/**
+ * Ticks of the keep-alive timer per interval. A socket is pinged at the ticks of its slot (the one its interval
+ * from opening falls in), so one tick pings only the sockets that opened within that sixteenth of an interval: the
+ * pings of many idle sockets are spread over the interval instead of leaving in one sweep.
+ */
+const KEEP_ALIVE_SLOTS = 16
 
 /** How often, at most, the stream registry looks for stalled subscriptions (src/streams/registry.ts). */
 const STALL_CHECK_MS = 1000
@@ -78,25 +88,26 @@ export interface WebSocketAdapter {
 export function useWebSocketAdapter(wss: WebSocketServer, server: Server<SocketExtra>, opts: WebSocketAdapterOptions): WebSocketAdapter {
   const { logger } = opts
   const keepAliveMs = opts.keepAliveMs ?? 15_000
-  const settled = new Map<WebSocket, Promise<void>>()
+  const open = new Map<WebSocket, Connection>()
   const turns = createTurnBatcher(opts.framesPerTurn ?? 512)
+  const keepAlive = createKeepAlive(open, keepAliveMs, unansweredPingLimit(keepAliveMs, opts.slowConsumerTimeoutMs), (socket, raw) => {
+    logger.info({ remoteAddress: raw.remoteAddress, remotePort: raw.remotePort, code: UNRESPONSIVE_CLOSE.code }, 'websocket unresponsive: closing')
+    opts.onUnresponsive?.(socket)
+    socket.close(UNRESPONSIVE_CLOSE.code, UNRESPONSIVE_CLOSE.reason)
+    setTimeout(() => socket.terminate(), keepAliveMs).unref()
+  })
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     opts.onOpen?.()
     // What the connection needs of its upgrade request; the request itself (headers and all) is not kept alive.
+    // The TCP socket keeps its peer's address (read when the upgrade was checked) for the unresponsive log.
     const raw = request.socket
-    const { remoteAddress, remotePort } = raw
     let resolveSettled!: () => void
-    settled.set(socket, new Promise<void>((resolve) => (resolveSettled = resolve)))
+    open.set(socket, { raw, settled: new Promise<void>((resolve) => (resolveSettled = resolve)), unanswered: 0 })
 
     // ws closes by itself on protocol errors (1009 for an oversize frame, 1002, 1007): only note them.
     socket.on('error', (err) => logger.debug({ err }, 'websocket error'))
-    const stopKeepAlive = keepAlive(socket, keepAliveMs, unansweredPingLimit(keepAliveMs, opts.slowConsumerTimeoutMs), () => {
-      logger.info({ remoteAddress, remotePort, code: UNRESPONSIVE_CLOSE.code }, 'websocket unresponsive: closing')
-      opts.onUnresponsive?.(socket)
-      socket.close(UNRESPONSIVE_CLOSE.code, UNRESPONSIVE_CLOSE.reason)
-      setTimeout(() => socket.terminate(), keepAliveMs).unref()
-    })
+    keepAlive?.start(socket)
 
     const sendFrame = (frame: string) => {
       if (socket.readyState !== WebSocket.OPEN) return Promise.reject(new SocketClosedError())
@@ -124,26 +135,27 @@ export function useWebSocketAdapter(wss: WebSocketServer, server: Server<SocketE
     )
 
     socket.once('close', (code: number, reason: Buffer) => {
-      stopKeepAlive()
+      keepAlive?.stop(socket)
       opts.onClose?.()
       closed(code, reason.toString())
         .catch((err: unknown) => logger.error({ err }, 'websocket close handling failed'))
         .finally(() => {
-          settled.delete(socket)
+          open.delete(socket)
           resolveSettled()
         })
     })
   })
 
   return {
-    connections: () => settled.size,
+    connections: () => open.size,
     async dispose() {
-      const sockets = [...settled.keys()]
-      const pending = [...settled.values()]
+      const sockets = [...open.keys()]
+      const pending = [...open.values()].map((c) => c.settled)
       for (const socket of sockets) socket.close(1001, 'Going away')
       const grace = setTimeout(() => sockets.forEach((s) => s.terminate()), opts.closeGraceMs ?? 1000)
       await Promise.all(pending)
       clearTimeout(grace)
+      keepAlive?.dispose()
       await new Promise<void>((resolve) => wss.close(() => resolve()))
     },
   }
@@ -219,22 +231,47 @@ function text(data: Buffer | ArrayBuffer | Buffer[]): string {
   return (Buffer.isBuffer(data) ? data : Buffer.from(data)).toString('utf8')
 }
 
+/** What the adapter keeps per open socket: a few fields, no timer or closure of its own. */
+interface Connection {
+  readonly raw: Socket
+  /** Resolves once the socket closed and its operations ended. */
+  readonly settled: Promise<void>
+  /** Pings sent since the last pong. */
+  unanswered: number
+}
+
 /**
- * Pings every `intervalMs`; once `limit` pings in a row went unanswered, calls `onDead` (once) at the next.
- * Returns the stopper.
+ * Pings every open socket every `intervalMs` on one timer wheel; once `limit` pings in a row went unanswered, calls
+ * `onDead` (once) at the next. Undefined when `intervalMs` disables keep-alive.
  */
-function keepAlive(socket: WebSocket, intervalMs: number, limit: number, onDead: () => void): () => void {
-  if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) return () => undefined
-  let unanswered = 0
-  socket.on('pong', () => (unanswered = 0))
-  const timer = setInterval(() => {
-    if (unanswered >= limit) {
-      clearInterval(timer)
-      return onDead()
-    }
-    unanswered++
+function createKeepAlive(
+  open: ReadonlyMap<WebSocket, Connection>,
+  intervalMs: number,
+  limit: number,
+  onDead: (socket: WebSocket, raw: Socket) => void,
+) {
+  if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) return undefined
+  const wheel: TimerWheel<WebSocket> = createTimerWheel({ slotMs: intervalMs / KEEP_ALIVE_SLOTS, slots: KEEP_ALIVE_SLOTS, onDue: ping })
+  function ping(socket: WebSocket, at: number) {
+    const connection = open.get(socket)
+    if (!connection) return
+    if (connection.unanswered >= limit) return onDead(socket, connection.raw)
+    connection.unanswered++
     socket.ping()
-  }, intervalMs)
-  timer.unref()
-  return () => clearInterval(timer)
+    // From the tick it was due at, not from now: a busy loop does not make its pings drift later.
+    wheel.schedule(socket, at + intervalMs)
+  }
+  // One listener for every socket: ws calls it with the socket as `this`.
+  function onPong(this: WebSocket) {
+    const connection = open.get(this)
+    if (connection) connection.unanswered = 0
+  }
+  return {
+    start(socket: WebSocket) {
+      socket.on('pong', onPong)
+      wheel.schedule(socket, Date.now() + intervalMs)
+    },
+    stop: (socket: WebSocket) => wheel.cancel(socket),
+    dispose: () => wheel.stop(),
+  }
 }

@@ -1,5 +1,5 @@
 import { getOperationAST, GraphQLError, OperationTypeNode, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult } from 'graphql'
-import { makeServer, MessageType, stringifyMessage, type Context, type OperationResult, type Server } from 'graphql-ws'
+import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, makeServer, MessageType, stringifyMessage, type Context, type OperationResult, type Server } from 'graphql-ws'
 import type { WebSocket } from 'ws'
 import { isAsyncIterable } from 'graphql-yoga'
 import { ErrorCode, slowConsumer, subscriptionLimit } from '../errors.js'
@@ -9,6 +9,7 @@ import type { AuthContext, Authenticator } from './auth.js'
 import { createKeyedLimit, createTokenBucket, type Release, type TokenBucket } from './limits.js'
 import { codeOf, maskError, toClientJSON } from './masking.js'
 import { takeDirectSource } from '../schema/shared-execution.js'
+import { createTimerWheel } from './timer-wheel.js'
 import { createFairTurnBudget } from '../streams/turn-budget.js'
 import { directSubscription, type FrameSender } from './ws-direct.js'
 import { preparePayload } from './ws-frames.js'
@@ -20,7 +21,6 @@ export interface SocketExtra {
   /** Writes a frame as graphql-ws's `send` does (corked, with the same waits): for frames sent beside it (ws-direct.ts). */
   readonly sendFrame?: FrameSender
   auth?: AuthContext
-  expiry?: NodeJS.Timeout
   /** Ids of this socket's subscription operations (queries do not count against the limit). */
   subscriptionIds?: Set<string>
   /** This socket's budget for starting subscriptions. */
@@ -34,7 +34,11 @@ export interface ProtocolOptions {
   authenticator: Authenticator
   /** Subscriptions one socket may hold at once; the next one gets a per-operation SUBSCRIPTION_LIMIT error. */
   maxSubscriptionsPerSocket: number
-  /** Time a socket has to send `connection_init` before it is closed with 4408. */
+  /**
+   * Time a socket has to send `connection_init` before it is closed with 4408 `Connection initialisation timeout`
+   * (as graphql-ws would); 0 or Infinity: no limit. Checked on one shared timer that wakes 16 times per timeout,
+   * so a socket is closed up to 1/16 of it late.
+   */
   connectionInitTimeoutMs: number
   /**
    * Acknowledged sockets one tenant may hold at once; the `connection_init` over it is closed with
@@ -63,6 +67,8 @@ export interface ProtocolServer {
   readonly server: Server<SocketExtra>
   /** Subscriptions held by all sockets. */
   subscriptions(): number
+  /** Forgets every pending init and token deadline (their sockets are closed by then). */
+  stop(): void
   /**
    * Queues, for a peer about to be closed because it stopped reading, the end of each of its subscriptions:
    * a `next` carrying SLOW_CONSUMER (resubscribe with the last cursor received), then `complete`. They follow
@@ -88,7 +94,8 @@ const FORBIDDEN_CODE = 4403
  */
 export const TOO_MANY_CONNECTIONS_CODE = 4503
 const SUBSCRIBE_RATE_MESSAGE = 'Subscribing too fast on this connection; retry later'
-const MAX_TIMER_MS = 2 ** 31 - 1
+/** Init deadlines are checked this many times per init timeout. */
+const INIT_WAIT_SLOTS = 16
 
 /**
  * graphql-transport-ws over the yoga pipeline: `connection_init` authenticates (4403 `Forbidden` otherwise),
@@ -117,17 +124,29 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
     extra.socket.close(FORBIDDEN_CODE, 'Forbidden')
   }
 
-  const armExpiry = (extra: SocketExtra, exp: number) => {
-    const remaining = exp * 1000 - Date.now()
-    const delay = Math.min(Math.max(remaining, 0), MAX_TIMER_MS)
-    extra.expiry = setTimeout(() => (remaining > MAX_TIMER_MS ? armExpiry(extra, exp) : forbid(extra)), delay)
-    extra.expiry.unref()
-  }
+  // Token expiry on one timer for all sockets, in whole seconds as JWT `exp` is: a socket is closed at its `exp`
+  // (one already past is closed within a second). A token valid for weeks stays in the wheel, looked at once a turn.
+  const expiries = createTimerWheel<SocketExtra>({ slotMs: 1000, slots: 64, onDue: forbid })
 
-  const server = makeServer<Record<string, unknown> | undefined, SocketExtra>({
-    connectionInitWaitTimeout: opts.connectionInitTimeoutMs,
+  // graphql-ws's own init timer is off (a Timeout per socket, whose closure outlives it); this one closes as it would.
+  const initTimeoutMs = opts.connectionInitTimeoutMs
+  const initWaits =
+    initTimeoutMs > 0 && Number.isFinite(initTimeoutMs)
+      ? createTimerWheel<SocketExtra>({
+          slotMs: initTimeoutMs / INIT_WAIT_SLOTS,
+          slots: INIT_WAIT_SLOTS,
+          onDue: ({ socket }) => {
+            if (socket.readyState === socket.OPEN) socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout')
+          },
+        })
+      : undefined
+
+  const core = makeServer<Record<string, unknown> | undefined, SocketExtra>({
+    connectionInitWaitTimeout: 0,
 
     async onConnect(ctx) {
+      // graphql-ws calls this as soon as the first `connection_init` arrives (where it would clear its timer).
+      initWaits?.cancel(ctx.extra)
       const auth = await authenticator.authenticate(authorizationOf(ctx.connectionParams)).catch(() => undefined)
       if (!auth) {
         metrics.errors.inc({ code: ErrorCode.UNAUTHENTICATED })
@@ -143,7 +162,7 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
       }
       ctx.extra.releaseTenantSlot = releaseTenantSlot
       ctx.extra.auth = auth
-      if (auth.exp !== undefined) armExpiry(ctx.extra, auth.exp)
+      if (auth.exp !== undefined) expiries.schedule(ctx.extra, auth.exp * 1000)
       live.add(ctx)
       return true
     },
@@ -206,11 +225,20 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
     onError: (ctx, _id, _payload, errors) => (ctx.extra.socket.readyState === ctx.extra.socket.OPEN ? formatErrors(errors) : []),
 
     onClose(ctx) {
-      clearTimeout(ctx.extra.expiry)
+      initWaits?.cancel(ctx.extra)
+      expiries.cancel(ctx.extra)
       ctx.extra.releaseTenantSlot?.()
       live.delete(ctx)
     },
   })
+
+  // graphql-ws closes a socket without its subprotocol at once, and waits for no init from it.
+  const server: Server<SocketExtra> = {
+    opened(socket, extra) {
+      if (socket.protocol === GRAPHQL_TRANSPORT_WS_PROTOCOL) initWaits?.schedule(extra, Date.now() + initTimeoutMs)
+      return core.opened(socket, extra)
+    },
+  }
 
   /** The operation's pipeline, once: graphql-ws holds `args` for as long as a subscription runs, the pipeline need not stay. */
   function take(args: ExecutionArgs): Prepared {
@@ -222,6 +250,10 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
 
   return {
     server,
+    stop() {
+      initWaits?.stop()
+      expiries.stop()
+    },
     endSubscriptionsOf(socket) {
       if (socket.readyState !== socket.OPEN) return
       for (const ctx of live) {

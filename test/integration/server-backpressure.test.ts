@@ -86,6 +86,27 @@ describe('WebSocket backpressure', () => {
     await expect.poll(() => gw!.probe.floodEnded).toBe(2)
   })
 
+  it('pings an idle peer every keepAliveMs (a sixteenth of it late at most) and keeps it while it answers', async () => {
+    gw = await startToyGateway({ keepAliveMs: 200 })
+    const socket = new WebSocket(gw.wsUrl, 'graphql-transport-ws')
+    socket.on('error', () => undefined)
+    const pings: number[] = []
+    socket.on('ping', () => pings.push(Date.now()))
+    await once(socket, 'open')
+    const openedAt = Date.now()
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${gw.token}` } }))
+    await expect.poll(() => pings.length, { timeout: 5000 }).toBeGreaterThanOrEqual(6)
+    // The client saw its open a little after the server did; timers on a busy machine fire late, never early.
+    expect(pings[0] - openedAt).toBeGreaterThanOrEqual(200 - 20)
+    const gaps = pings.slice(1, 6).map((at, i) => at - pings[i])
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(150)
+    // Due times do not drift: five intervals take five keepAliveMs, give or take one timer's lateness.
+    expect(pings[5] - pings[0]).toBeGreaterThanOrEqual(1000 - 20)
+    expect(pings[5] - pings[0]).toBeLessThan(1000 + 150)
+    expect(socket.readyState).toBe(WebSocket.OPEN)
+    socket.close()
+  })
+
   it('terminates a peer that stops answering pings, ending its subscriptions', async () => {
     gw = await startToyGateway({ keepAliveMs: 200 })
     const idle = new WebSocket(gw.wsUrl, 'graphql-transport-ws')

@@ -256,6 +256,23 @@ describe('WebSocket token expiry', () => {
       await gw.stop()
     }
   })
+
+  it('keeps a socket whose token expires beyond the longest Node timer (30 days) open, beside one that expires', async () => {
+    const gw = await startToyGateway()
+    try {
+      const events: string[] = []
+      const lasting = client(gw, await toyToken({}, 30 * 24 * 3600), () => events.push('lasting closed'))
+      await run(lasting, '{ whoami }')
+      const shortToken = await toyToken({}, 1)
+      const expiring = await new Promise<{ code: number; reason: string }>((resolve) => void run(client(gw, shortToken, resolve), '{ whoami }'))
+      expect(expiring).toEqual({ code: 4403, reason: 'Forbidden' })
+      expect((await run(lasting, '{ whoami }')).error).toBeUndefined()
+      expect(events).toEqual([])
+      await lasting.dispose()
+    } finally {
+      await gw.stop()
+    }
+  })
 })
 
 describe('WebSocket transport (production)', () => {
