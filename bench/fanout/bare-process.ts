@@ -5,8 +5,8 @@
 import { compiled } from '../lib/compiled.js'
 import { freePort } from '../lib/ports.js'
 import { startWorker, type Exit } from '../lib/processes.js'
-import { ROOT, rssKb, type MemoryReading } from './gateway-process.js'
-import { collectGarbage, takeHeapSnapshot } from './inspector.js'
+import { readMemory, ROOT, type MemoryReading } from './gateway-process.js'
+import { takeHeapSnapshot } from './inspector.js'
 
 export interface BareProcess {
   readonly pid: number
@@ -19,8 +19,6 @@ export interface BareProcess {
   heapSnapshot(): Promise<string>
   stop(): Promise<Exit>
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export async function startBareServer(): Promise<BareProcess> {
   const inspectPort = await freePort()
@@ -35,12 +33,7 @@ export async function startBareServer(): Promise<BareProcess> {
       url: `ws://127.0.0.1:${port}/graphql`,
       command: `node ${[...execArgv, file].join(' ')}`,
       // Read as the gateway's `memory()` reads it, so the two RSS figures compare.
-      async memory() {
-        const rawKb = rssKb(worker.pid)
-        const usage = await collectGarbage(inspectPort)
-        await sleep(500)
-        return { rawKb, gcKb: rssKb(worker.pid), heapUsedKb: usage.heapUsed / 1024 }
-      },
+      memory: () => readMemory(worker.pid, inspectPort),
       heapSnapshot: () => takeHeapSnapshot(inspectPort),
       stop: async () => {
         await worker.request('close', undefined, 30_000).catch(() => undefined)

@@ -70,6 +70,14 @@ export function rssKb(pid: number): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** VmRSS of process `pid`, then a full GC through its inspector on `inspectPort` and VmRSS again. */
+export async function readMemory(pid: number, inspectPort: number): Promise<MemoryReading> {
+  const rawKb = rssKb(pid)
+  const usage = await collectGarbage(inspectPort)
+  await sleep(500)
+  return { rawKb, gcKb: rssKb(pid), heapUsedKb: usage.heapUsed / 1024 }
+}
+
 export async function startGateway(options: GatewayOptions): Promise<GatewayProcess> {
   const secret = randomBytes(32).toString('hex')
   const env = [
@@ -119,12 +127,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
       if (!body.data) throw new Error(`streams query failed: ${JSON.stringify(body.errors)}`)
       return body.data.streams
     },
-    async memory() {
-      const rawKb = rssKb(server.pid)
-      const usage = await collectGarbage(inspectPort)
-      await sleep(500)
-      return { rawKb, gcKb: rssKb(server.pid), heapUsedKb: usage.heapUsed / 1024 }
-    },
+    memory: () => readMemory(server.pid, inspectPort),
     heapSnapshot: () => takeHeapSnapshot(inspectPort),
     output: () => server.output(),
     stop: (graceMs = 15_000) => server.stop(graceMs),
