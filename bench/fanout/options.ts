@@ -32,7 +32,7 @@ const DEFAULTS: Options = {
   fanout: 10,
   rate: 1_000,
   seconds: 30,
-  steps: [1_000, 1_500, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000],
+  steps: [1_000, 1_500, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000],
   stepSeconds: 10,
   maxP99Ms: 1_000,
   baselineStreams: 1_000,
