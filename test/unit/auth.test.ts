@@ -49,6 +49,19 @@ describe('authenticator', () => {
     expect(context.scopes.size).toBe(0)
   })
 
+  it('gives callers with equal scope lists one shared scope set, and each distinct list its own', async () => {
+    const scopesOf = async (claims: Record<string, unknown>) => (await auth.authenticate(`Bearer ${await token({ sub: 'u', tenant: 't', ...claims })}`)).scopes
+    const first = await scopesOf({ scope: 'read admin' })
+    expect(await scopesOf({ scope: ['read', 'admin'] })).toBe(first)
+    expect(await scopesOf({ scope: ' read  admin ' })).toBe(first)
+    expect([...first]).toEqual(['read', 'admin'])
+    const other = await scopesOf({ scope: 'admin read' })
+    expect(other).not.toBe(first)
+    expect(await scopesOf({ scope: ['read admin'] })).not.toBe(first)
+    expect(await scopesOf({})).toBe(await scopesOf({ scope: [] }))
+    expect((await scopesOf({})).size).toBe(0)
+  })
+
   it('signs tokens it accepts', async () => {
     const jwt = await auth.sign({ sub: 'dev-admin', tenant: 'acme', scope: 'admin' }, 60)
     const context = await auth.authenticate(`Bearer ${jwt}`)

@@ -51,10 +51,28 @@ export function readClaim(payload: Readonly<Record<string, unknown>>, path: stri
 
 /** `scope` as a space-separated string or an array of strings; absent = no scopes. */
 function scopesOf(scope: unknown): ReadonlySet<string> | undefined {
-  if (scope === undefined) return new Set()
-  if (typeof scope === 'string') return new Set(scope.split(/\s+/).filter(Boolean))
-  if (Array.isArray(scope) && scope.every((s): s is string => typeof s === 'string')) return new Set(scope.filter(Boolean))
+  if (scope === undefined) return internScopes([])
+  if (typeof scope === 'string') return internScopes(scope.split(/\s+/).filter(Boolean))
+  if (Array.isArray(scope) && scope.every((s): s is string => typeof s === 'string')) return internScopes(scope.filter(Boolean))
   return undefined
+}
+
+/**
+ * Equal scope lists share one (read-only) set. A connection keeps its caller's scopes for as long as it is open, a
+ * set costs about 250 bytes of heap even when empty, and the tokens of a deployment carry a few distinct lists.
+ * Bounded: past {@link MAX_INTERNED_SCOPES} lists the cache starts again (sets already handed out stay valid).
+ */
+const interned = new Map<string, ReadonlySet<string>>()
+const MAX_INTERNED_SCOPES = 1024
+
+function internScopes(list: readonly string[]): ReadonlySet<string> {
+  const key = JSON.stringify(list)
+  let set = interned.get(key)
+  if (set === undefined) {
+    if (interned.size >= MAX_INTERNED_SCOPES) interned.clear()
+    interned.set(key, (set = new Set(list)))
+  }
+  return set
 }
 
 /** Builds the reader that turns a verified payload into the caller's identity. */
