@@ -81,17 +81,7 @@ export function takeDirectSource(contextValue: unknown): DirectSource | undefine
 
 /** Shared execution of an item: memoised on the delivery's event (per tenant and transition) or on a value's memo. */
 function sharedResults(args: ExecutionArgs, sharing: Sharing) {
-  const { key } = sharing
   const run = executorOf(sharing, args)
-  // Memo keys hold the printed selection: built once per (tenant, transition), not per delivery, and found
-  // without building any string (a fresh concatenation is hashed again at every lookup).
-  const keys = new Map<string, Partial<Record<Transition, string>>>()
-  const deliveryKey = (tenant: string, transition: Transition) => {
-    let byTransition = keys.get(tenant)
-    if (byTransition === undefined) keys.set(tenant, (byTransition = {}))
-    return (byTransition[transition] ??= `exec|${tenant}|${transition}|${key}`)
-  }
-  const valueKey = `exec|${key}`
   return (item: QueueItem<unknown>): Promise<ExecutionResult> | ExecutionResult | undefined => {
     if (item.error) return undefined
     // A change delivery shares on its event (per tenant and transition); a live aggregate's value on itself.
@@ -100,10 +90,10 @@ function sharedResults(args: ExecutionArgs, sharing: Sharing) {
     let memoKey: string
     if (shared.event) {
       memo = shared.event.memo
-      memoKey = deliveryKey(shared.tenant!, shared.transition!)
+      memoKey = deliveryKey(sharing, shared.tenant!, shared.transition!)
     } else if (shared.memo instanceof Map) {
       memo = shared.memo
-      memoKey = valueKey
+      memoKey = sharing.valueKey
     } else {
       return undefined
     }
@@ -118,6 +108,17 @@ function sharedResults(args: ExecutionArgs, sharing: Sharing) {
   }
 }
 
+/**
+ * The memo key of a delivery's shared result. Memo keys hold the printed selection: built once per (tenant,
+ * transition) and document, not per delivery or subscription, and found without building any string (a fresh
+ * concatenation is hashed again at every lookup).
+ */
+function deliveryKey(sharing: Sharing, tenant: string, transition: Transition): string {
+  let byTransition = sharing.memoKeys.get(tenant)
+  if (byTransition === undefined) sharing.memoKeys.set(tenant, (byTransition = {}))
+  return (byTransition[transition] ??= `exec|${tenant}|${transition}|${sharing.key}`)
+}
+
 function isDirectQueue(source: AsyncIterable<unknown>): source is SubscriberQueue<unknown> {
   const queue = source as Partial<SubscriberQueue<unknown>>
   return typeof queue.peek === 'function' && typeof queue.shift === 'function' && typeof queue.onReady === 'function'
@@ -127,6 +128,10 @@ function isDirectQueue(source: AsyncIterable<unknown>): source is SubscriberQueu
 interface Sharing {
   /** The selection under the single root field, with fragments. */
   readonly key: string
+  /** Memo keys of deliveries, by tenant and transition ({@link deliveryKey}). */
+  readonly memoKeys: Map<string, Partial<Record<Transition, string>>>
+  /** Memo key of a live aggregate's value. */
+  readonly valueKey: string
   /** The operation with its root field's arguments and its variable definitions left out. */
   readonly document: DocumentNode
   /** Executions before it was compiled. */
@@ -172,10 +177,13 @@ function sharingOf(document: DocumentNode, operationName: string | null | undefi
   const field: FieldNode = { ...root, arguments: [] }
   const bare: OperationDefinitionNode = { ...operation, variableDefinitions: [], selectionSet: { ...operation.selectionSet, selections: [field] } }
   const shared: DocumentNode = { ...document, definitions: document.definitions.map((d) => (d === operation ? bare : d)) }
+  const key = `${root.alias?.value ?? root.name.value}|${selection}`
   return {
     executions: 0,
     compilable: onlyBooleanArguments(shared),
-    key: `${root.alias?.value ?? root.name.value}|${selection}`,
+    key,
+    memoKeys: new Map(),
+    valueKey: `exec|${key}`,
     document: shared,
   }
 }
