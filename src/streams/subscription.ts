@@ -46,126 +46,159 @@ function sharedHistoryOf(options: SubscriptionOptions): SharedHistory {
  * position is delivered again.
  */
 export async function openSubscription(options: SubscriptionOptions): Promise<SubscriberQueue<Delivery>> {
-  const { filter, stream, bufferSize } = options
-  let last = options.after
-  let recovering = false
-  let invalidated: GatewayError | undefined
-  let held: Delivery[] | undefined
+  return new Subscription(options).open()
+}
 
-  const queue = createSubscriberQueue<Delivery>({
-    capacity: bufferSize,
-    onOverflow: slowConsumer,
-    onClose: () => {
-      leave()
-      evaluator?.release()
-      evaluator = undefined
-      options.onClose()
-    },
-  })
-  const isNew = (delivery: Delivery) => !last || comparePositions(delivery.event.position, last) > 0
-  const push = (delivery: Delivery) => {
-    last = delivery.event.position
-    queue.push(delivery)
-  }
-
-  const member: Member = {
-    filter,
-    deliver(delivery) {
-      if (!isNew(delivery)) return
-      if (recovering) {
-        if (held && held.length < bufferSize) held.push(delivery)
-        else held = undefined
-      } else if (queue.size < bufferSize) {
-        push(delivery)
-      } else {
-        // Too far behind to queue more: re-read from MongoDB from the last delivered position.
-        void recover()
-      }
-    },
-    fail(error) {
-      // A drop or rename while this subscriber re-reads history: the re-read goes on up to the invalidating event
-      // (and fails with it there), so every change committed before it is delivered first.
-      if (recovering && error.extensions.code === 'STREAM_INVALIDATED') invalidated = error
-      else queue.fail(error)
-    },
-  }
-
+/**
+ * The state of {@link openSubscription}'s subscriber, as a class: a node holds one per subscription, and as
+ * closures its steps cost about 56 bytes each per subscription, most of them never used (an idle subscription only
+ * ever delivers live).
+ */
+class Subscription implements Member {
+  readonly filter: CompiledFilter
+  readonly #options: SubscriptionOptions
+  readonly #queue: SubscriberQueue<Delivery>
+  /** Position of the last delivery queued, or the client's cursor. */
+  #last: Position | undefined
+  #recovering = false
+  #invalidated: GatewayError | undefined
+  #held: Delivery[] | undefined
   // Held from the first event a catch-up reads alone, while it recovers: a shared history read evaluates the filter
   // itself, most subscriptions never catch up, and a compiled filter is most of what an idle one would hold.
-  let evaluator: HeldEvaluator | undefined
-  const catchUpTo = (until: Position) =>
-    openCatchUp({
+  #evaluator: HeldEvaluator | undefined
+  #leave: () => void = () => undefined
+
+  constructor(options: SubscriptionOptions) {
+    this.#options = options
+    this.filter = options.filter
+    this.#last = options.after
+    this.#queue = createSubscriberQueue<Delivery>({
+      capacity: options.bufferSize,
+      onOverflow: slowConsumer,
+      onClose: () => {
+        this.#leave()
+        this.#releaseEvaluator()
+        options.onClose()
+      },
+    })
+  }
+
+  async open(): Promise<SubscriberQueue<Delivery>> {
+    const { stream } = this.#options
+    const queue = this.#queue
+    const live = stream.position()
+    const last = this.#last
+    const needsHistory = last !== undefined && live !== undefined && comparePositions(last, live) < 0
+    if (needsHistory) {
+      this.#recovering = true
+      this.#held = []
+    }
+    this.#leave = stream.join(this)
+    if (!needsHistory) return queue
+    let first: CatchUp
+    try {
+      first = await this.#catchUpTo(live!)
+    } catch (error) {
+      void queue.return?.()
+      throw error
+    }
+    void this.#recover(first)
+    return queue
+  }
+
+  deliver(delivery: Delivery): void {
+    if (!this.#isNew(delivery)) return
+    if (this.#recovering) {
+      if (this.#held && this.#held.length < this.#options.bufferSize) this.#held.push(delivery)
+      else this.#held = undefined
+    } else if (this.#queue.size < this.#options.bufferSize) {
+      this.#push(delivery)
+    } else {
+      // Too far behind to queue more: re-read from MongoDB from the last delivered position.
+      void this.#recover()
+    }
+  }
+
+  fail(error: GatewayError): void {
+    // A drop or rename while this subscriber re-reads history: the re-read goes on up to the invalidating event
+    // (and fails with it there), so every change committed before it is delivered first.
+    if (this.#recovering && error.extensions.code === 'STREAM_INVALIDATED') this.#invalidated = error
+    else this.#queue.fail(error)
+  }
+
+  #isNew(delivery: Delivery): boolean {
+    return !this.#last || comparePositions(delivery.event.position, this.#last) > 0
+  }
+
+  #push(delivery: Delivery): void {
+    this.#last = delivery.event.position
+    this.#queue.push(delivery)
+  }
+
+  #releaseEvaluator(): void {
+    this.#evaluator?.release()
+    this.#evaluator = undefined
+  }
+
+  #catchUpTo(until: Position): Promise<CatchUp> {
+    const options = this.#options
+    const { filter } = this
+    return openCatchUp({
       mongoCollection: options.mongoCollection,
       collection: filter.collection,
       filter,
       pipeline: filter.pipeline,
       // Nothing is delivered once the queue closed (and its evaluator was released).
-      evaluate: (event) => (queue.closed ? undefined : (evaluator ??= holdFilterEvaluator(filter)).evaluate(event)),
+      evaluate: (event) => (this.#queue.closed ? undefined : (this.#evaluator ??= holdFilterEvaluator(filter)).evaluate(event)),
       parse: options.parse,
-      from: last!,
+      from: this.#last!,
       until,
       share: sharedHistoryOf(options),
     })
+  }
 
-  const deliverInOrder = async (delivery: Delivery) => {
-    await queue.space()
-    if (queue.closed) return false
-    if (isNew(delivery)) push(delivery)
+  async #deliverInOrder(delivery: Delivery): Promise<boolean> {
+    await this.#queue.space()
+    if (this.#queue.closed) return false
+    if (this.#isNew(delivery)) this.#push(delivery)
     return true
   }
 
   /** Reads history until it meets the held live deliveries, then hands them over and goes live again. */
-  async function recover(first?: CatchUp): Promise<void> {
-    if (recovering && !first) return
+  async #recover(first?: CatchUp): Promise<void> {
+    if (this.#recovering && !first) return
     if (!first) {
       // The first catch-up (from the subscriber's cursor) already holds live deliveries since it was opened.
-      recovering = true
-      held = []
+      this.#recovering = true
+      this.#held = []
     }
+    const queue = this.#queue
+    const deliverInOrder = (delivery: Delivery) => this.#deliverInOrder(delivery)
     let catchUp = first
     try {
       for (;;) {
-        catchUp ??= await catchUpTo(stream.position()!)
+        catchUp ??= await this.#catchUpTo(this.#options.stream.position()!)
         await catchUp.run(deliverInOrder)
         catchUp = undefined
         if (queue.closed) return
-        while (held && held.length > 0) {
+        while (this.#held && this.#held.length > 0) {
           // A thousand subscribers reaching live at once would hand over everything they held in one long chain.
-          const turn = sharedHistoryOf(options).take()
+          const turn = sharedHistoryOf(this.#options).take()
           if (turn) await turn
-          if (!held) continue
-          if (!(await deliverInOrder(held.shift()!))) return
+          if (!this.#held) continue
+          if (!(await deliverInOrder(this.#held.shift()!))) return
         }
-        if (held) break
-        held = []
+        if (this.#held) break
+        this.#held = []
       }
-      recovering = false
-      held = undefined
-      evaluator?.release()
-      evaluator = undefined
-      if (invalidated) queue.fail(invalidated)
+      this.#recovering = false
+      this.#held = undefined
+      this.#releaseEvaluator()
+      if (this.#invalidated) queue.fail(this.#invalidated)
     } catch (error) {
       const failure = toGatewayError(error)
       // STREAM_INVALIDATED ends the queue after what it holds (subscriber-queue.ts): nothing read before it is lost.
       queue.fail(failure.extensions.code === 'CURSOR_EXPIRED' ? slowConsumer() : failure)
     }
   }
-
-  const live = stream.position()
-  const needsHistory = last !== undefined && live !== undefined && comparePositions(last, live) < 0
-  if (needsHistory) {
-    recovering = true
-    held = []
-  }
-  const leave = stream.join(member)
-  if (!needsHistory) return queue
-  let first: CatchUp
-  try {
-    first = await catchUpTo(live!)
-  } catch (error) {
-    void queue.return?.()
-    throw error
-  }
-  void recover(first)
-  return queue
 }
