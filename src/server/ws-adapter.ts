@@ -6,6 +6,7 @@ import { WebSocket, type WebSocketServer } from 'ws'
 import type { Logger } from '../observability/logger.js'
 import { createTimerWheel, type TimerWheel } from './timer-wheel.js'
 import { spliceFrame } from './ws-frames.js'
+import type { FrameSender } from './ws-direct.js'
 import type { SocketExtra } from './ws-protocol.js'
 
 export interface WebSocketAdapterOptions {
@@ -97,67 +98,128 @@ export function useWebSocketAdapter(wss: WebSocketServer, server: Server<SocketE
     setTimeout(() => socket.terminate(), keepAliveMs).unref()
   })
 
+  // One function each for every socket's events (ws calls them with the socket as `this`), and the per-socket
+  // state in one object: closures per socket cost more than the socket's own `ws` objects.
+  function onSocketError(err: Error) {
+    // ws closes by itself on protocol errors (1009 for an oversize frame, 1002, 1007): only note them.
+    logger.debug({ err }, 'websocket error')
+  }
+  function onSocketMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[]) {
+    open.get(this)?.receive(data)
+  }
+  function onSocketClose(this: WebSocket, code: number, reason: Buffer) {
+    const connection = open.get(this)
+    if (!connection) return
+    keepAlive?.stop(this)
+    opts.onClose?.()
+    connection
+      .closed(code, reason.toString())
+      .catch((err: unknown) => logger.error({ err }, 'websocket close handling failed'))
+      .finally(() => {
+        open.delete(this)
+        connection.settle()
+      })
+  }
+  const shared: ConnectionShared = { turns, logger, onSocketMessage }
+
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     opts.onOpen?.()
     // What the connection needs of its upgrade request; the request itself (headers and all) is not kept alive.
     // The TCP socket keeps its peer's address (read when the upgrade was checked) for the unresponsive log.
-    const raw = request.socket
-    let resolveSettled!: () => void
-    open.set(socket, { raw, settled: new Promise<void>((resolve) => (resolveSettled = resolve)), unanswered: 0 })
-
-    // ws closes by itself on protocol errors (1009 for an oversize frame, 1002, 1007): only note them.
-    socket.on('error', (err) => logger.debug({ err }, 'websocket error'))
+    const connection = new Connection(socket, request.socket, shared)
+    open.set(socket, connection)
+    socket.on('error', onSocketError)
     keepAlive?.start(socket)
-
-    const sendFrame = (frame: string) => {
-      if (socket.readyState !== WebSocket.OPEN) return Promise.reject(new SocketClosedError())
-      turns.cork(raw)
-      socket.send(frame)
-      return raw.writableNeedDrain ? drained(raw) : turns.sent()
-    }
-    const closed = server.opened(
-      {
-        protocol: socket.protocol,
-        send: (data) => sendFrame(spliceFrame(data)),
-        close: (code, reason) => {
-          if (socket.readyState === WebSocket.OPEN) socket.close(code, reason)
-        },
-        onMessage: (handle) =>
-          socket.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
-            handle(text(data)).catch((err: unknown) => {
-              if (socket.readyState !== WebSocket.OPEN || err instanceof SocketClosedError) return
-              logger.error({ err }, 'websocket message handling failed')
-              socket.close(CloseCode.InternalServerError, 'Internal server error')
-            })
-          }),
-      },
-      { socket, sendFrame },
-    )
-
-    socket.once('close', (code: number, reason: Buffer) => {
-      keepAlive?.stop(socket)
-      opts.onClose?.()
-      closed(code, reason.toString())
-        .catch((err: unknown) => logger.error({ err }, 'websocket close handling failed'))
-        .finally(() => {
-          open.delete(socket)
-          resolveSettled()
-        })
-    })
+    connection.closed = server.opened(connection, { socket, sendFrame: connection.sendFrame })
+    socket.once('close', onSocketClose)
   })
 
   return {
     connections: () => open.size,
     async dispose() {
-      const sockets = [...open.keys()]
-      const pending = [...open.values()].map((c) => c.settled)
-      for (const socket of sockets) socket.close(1001, 'Going away')
-      const grace = setTimeout(() => sockets.forEach((s) => s.terminate()), opts.closeGraceMs ?? 1000)
-      await Promise.all(pending)
+      const connections = [...open.values()]
+      for (const { socket } of connections) socket.close(1001, 'Going away')
+      const grace = setTimeout(() => connections.forEach(({ socket }) => socket.terminate()), opts.closeGraceMs ?? 1000)
+      await Promise.all(connections.map((c) => c.settled()))
       clearTimeout(grace)
       keepAlive?.dispose()
       await new Promise<void>((resolve) => wss.close(() => resolve()))
     },
+  }
+}
+
+interface ConnectionShared {
+  readonly turns: ReturnType<typeof createTurnBatcher>
+  readonly logger: Logger
+  /** The `message` listener of every socket (`this` is the socket). */
+  readonly onSocketMessage: (this: WebSocket, data: Buffer | ArrayBuffer | Buffer[]) => void
+}
+
+/**
+ * What the adapter keeps per open socket, and graphql-ws's view of it (`protocol`, `send`, `close`, `onMessage`):
+ * methods on one object rather than closures per socket. `sendFrame` is the one closure: it is handed around as a
+ * function (ws-direct.ts).
+ */
+class Connection {
+  readonly protocol: string
+  /** Pings sent since the last pong. */
+  unanswered = 0
+  /** graphql-ws's close handling for this socket, set once it has opened it. */
+  closed: (code?: number, reason?: string) => Promise<void> = () => Promise.resolve()
+  /** Writes a frame as graphql-ws's `send` does: corked for the turn, waiting while the socket's buffer is full. */
+  readonly sendFrame: FrameSender
+  #handle: ((data: string) => Promise<void>) | undefined
+  #settled = false
+  #waiters: (() => void)[] | undefined
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly raw: Socket,
+    private readonly shared: ConnectionShared,
+  ) {
+    this.protocol = socket.protocol
+    const { turns } = shared
+    this.sendFrame = (frame: string) => {
+      if (socket.readyState !== WebSocket.OPEN) return Promise.reject(new SocketClosedError())
+      turns.cork(raw)
+      socket.send(frame)
+      return raw.writableNeedDrain ? drained(raw) : turns.sent()
+    }
+  }
+
+  send(data: string): Promise<void> | undefined {
+    return this.sendFrame(spliceFrame(data))
+  }
+
+  close(code?: number, reason?: string): void {
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.close(code, reason)
+  }
+
+  onMessage(handle: (data: string) => Promise<void>): void {
+    this.#handle = handle
+    this.socket.on('message', this.shared.onSocketMessage)
+  }
+
+  receive(data: Buffer | ArrayBuffer | Buffer[]): void {
+    const { socket } = this
+    this.#handle?.(text(data)).catch((err: unknown) => {
+      if (socket.readyState !== WebSocket.OPEN || err instanceof SocketClosedError) return
+      this.shared.logger.error({ err }, 'websocket message handling failed')
+      socket.close(CloseCode.InternalServerError, 'Internal server error')
+    })
+  }
+
+  /** Resolves once the socket closed and its operations ended. */
+  settled(): Promise<void> {
+    if (this.#settled) return Promise.resolve()
+    return new Promise<void>((resolve) => (this.#waiters ??= []).push(resolve))
+  }
+
+  settle(): void {
+    this.#settled = true
+    const waiters = this.#waiters
+    this.#waiters = undefined
+    waiters?.forEach((resolve) => resolve())
   }
 }
 
@@ -231,14 +293,6 @@ function text(data: Buffer | ArrayBuffer | Buffer[]): string {
   return (Buffer.isBuffer(data) ? data : Buffer.from(data)).toString('utf8')
 }
 
-/** What the adapter keeps per open socket: a few fields, no timer or closure of its own. */
-interface Connection {
-  readonly raw: Socket
-  /** Resolves once the socket closed and its operations ended. */
-  readonly settled: Promise<void>
-  /** Pings sent since the last pong. */
-  unanswered: number
-}
 
 /**
  * Pings every open socket every `intervalMs` on one timer wheel; once `limit` pings in a row went unanswered, calls
