@@ -40,7 +40,8 @@ export interface TimerWheelOptions<T> {
    * Items handed to `onDue` in one event-loop turn; the rest of a crowded tick (a reconnect storm puts thousands of
    * sockets in one slot) continue in the next turns, so a tick never holds the loop for long. Default 64: a keep-alive
    * ping is a socket write, and sockets that connected together share a slot (at 1,024 per turn, the fan-out
-   * benchmark's S1 measured an event-loop delay max of 53–60 ms against 34–38 ms with a timer per socket).
+   * benchmark's S1 measured an event-loop delay max of 53–60 ms against 34–38 ms with a timer per socket; at 64,
+   * the same as with a timer per socket).
    */
   perTurn?: number
   /** The clock. Default `Date.now`. */
