@@ -53,7 +53,8 @@ export function createStreamConsumer(options: {
       if (ended) return
       if (message.kind === 'position') return consumer.advance(message.position)
       if (message.kind === 'end') return consumer.end(message.code)
-      const event = parse(collection, message.raw)
+      // Not kept for later readers: see createEventCache.
+      const event = parse(collection, message.raw, false)
       if (position && comparePositions(event.position, position) <= 0) return
       position = event.position
       eventsReceived++
