@@ -59,14 +59,23 @@ export function createSubscriberQueue<T>(options: SubscriberQueueOptions): Subsc
 }
 
 const DONE: IteratorResult<never> = { value: undefined, done: true }
+/** A drained queue keeps an array of up to this many slots for its next items. */
+const SLOTS_KEPT = 64
 
 /**
  * A class rather than closures over local state: one queue per subscription, and methods on the prototype cost
  * nothing per queue where sixteen closures and their context cost about a kilobyte.
  */
 class BoundedQueue<T> implements SubscriberQueue<T> {
-  #items: Array<QueueItem<T>> = []
+  /**
+   * Items from `#head` to `#tail`; the slots outside are empty. Draining resets the indices and keeps the array, so a
+   * subscriber receiving one delivery at a time allocates nothing per delivery. (A fresh array per drain lives until
+   * the subscriber's next delivery, seconds later: V8 moves every such array, and the storage its next push grows, to
+   * the old generation, where they pile up until a full mark of the heap.)
+   */
+  #items: Array<QueueItem<T> | undefined> = []
   #head = 0
+  #tail = 0
   #waiter: ((r: IteratorResult<QueueItem<T>>) => void) | undefined
   /** An error is queued: nothing more is accepted. */
   #ending = false
@@ -83,7 +92,7 @@ class BoundedQueue<T> implements SubscriberQueue<T> {
 
   push(value: T): void {
     if (this.#closed || this.#ending) return
-    if (this.#items.length - this.#head >= this.#options.capacity) {
+    if (this.#tail - this.#head >= this.#options.capacity) {
       // Dropping what is queued is the point: memory stays bounded, and the consumer resumes from the last
       // cursor it received, which re-reads exactly what it missed.
       this.fail(this.#options.onOverflow(), { afterQueued: false })
@@ -95,22 +104,19 @@ class BoundedQueue<T> implements SubscriberQueue<T> {
   fail(error: GatewayError, { afterQueued = endsAfterQueued(error) }: { readonly afterQueued?: boolean } = {}): void {
     if (this.#closed || this.#ending) return
     this.#ending = true
-    if (!afterQueued) {
-      this.#items = []
-      this.#head = 0
-    }
+    if (!afterQueued) this.#drop()
     this.#offer({ error })
     this.#wakeSpace()
     this.#release()
   }
 
   space(): Promise<void> {
-    if (this.#closed || this.#ending || this.#items.length - this.#head < this.#options.capacity) return Promise.resolve()
+    if (this.#closed || this.#ending || this.#tail - this.#head < this.#options.capacity) return Promise.resolve()
     return new Promise((resolve) => this.#spaceWaiters.push(resolve))
   }
 
   get size(): number {
-    return this.#items.length - this.#head
+    return this.#tail - this.#head
   }
 
   get closed(): boolean {
@@ -123,18 +129,19 @@ class BoundedQueue<T> implements SubscriberQueue<T> {
 
   peek(): QueueItem<T> | undefined {
     this.#lastPullAt = performance.now()
-    return this.#closed || this.#head >= this.#items.length ? undefined : this.#items[this.#head]
+    return this.#closed || this.#head >= this.#tail ? undefined : this.#items[this.#head]
   }
 
   shift(): void {
-    if (this.#closed || this.#head >= this.#items.length) return
-    this.#items[this.#head++] = undefined as never
-    if (this.#head === this.#items.length) {
-      // Drained: start over rather than keep the taken slots (and what they referenced) alive.
-      this.#items = []
-      this.#head = 0
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head)
+    if (this.#closed || this.#head >= this.#tail) return
+    this.#items[this.#head++] = undefined
+    if (this.#head === this.#tail) {
+      // Drained: start over at slot 0. A burst's large array is let go rather than held for good.
+      if (this.#items.length > SLOTS_KEPT) this.#items = []
+      this.#head = this.#tail = 0
+    } else if (this.#head > 1024 && this.#head * 2 > this.#tail) {
+      this.#items = this.#items.slice(this.#head, this.#tail)
+      this.#tail -= this.#head
       this.#head = 0
     }
     this.#wakeSpace()
@@ -147,8 +154,8 @@ class BoundedQueue<T> implements SubscriberQueue<T> {
   next(): Promise<IteratorResult<QueueItem<T>>> {
     this.#lastPullAt = performance.now()
     if (this.#closed) return Promise.resolve(DONE)
-    if (this.#head < this.#items.length) {
-      const item = this.#items[this.#head]
+    if (this.#head < this.#tail) {
+      const item = this.#items[this.#head]!
       this.shift()
       return Promise.resolve({ value: item, done: false })
     }
@@ -184,6 +191,11 @@ class BoundedQueue<T> implements SubscriberQueue<T> {
     callback?.()
   }
 
+  #drop(): void {
+    this.#items = []
+    this.#head = this.#tail = 0
+  }
+
   #release(): void {
     if (this.#released) return
     this.#released = true
@@ -200,8 +212,7 @@ class BoundedQueue<T> implements SubscriberQueue<T> {
   #close(): void {
     if (this.#closed) return
     this.#closed = true
-    this.#items = []
-    this.#head = 0
+    this.#drop()
     this.#wakeSpace()
     this.#release()
     this.#notify()
@@ -214,7 +225,7 @@ class BoundedQueue<T> implements SubscriberQueue<T> {
       w({ value: item, done: false })
       return
     }
-    this.#items.push(item)
+    this.#items[this.#tail++] = item
     this.#notify()
   }
 }
