@@ -99,7 +99,7 @@ async function runGateway(o: Options, layout: Layout, uri: string, writer: Worke
     const pids = { gateway: gateway.pid, mongo: mongoPid, writer: writer.pid, clients: clients.pid }
     const { metricsUrl } = gateway
     log('gateway: warm-up')
-    const warmUpRounds = await warmUp(layout, PHASE.gatewayWarmUp, o.rate, send, clients, layout.subscriptions)
+    const warmUpRounds = await warmUp(layout, PHASE.gatewayWarmUp, o.rate, send, clients, layout.subscriptions, metricsUrl)
     let s1: PhaseRun | undefined
     if (o.parts.has('s1')) {
       log(`gateway: S1 ${o.rate}/s for ${o.seconds} s`)

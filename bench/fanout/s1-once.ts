@@ -100,7 +100,7 @@ export async function runS1Once(tree: Tree, index: number, o: Options, layout: L
         await sleep(2_000)
         const subscribed = await gateway.memory()
         const send = sender(writer, 'paced')
-        await warmUp(layout, PHASE.warmUp, o.rate, send, clients, layout.subscriptions)
+        await warmUp(layout, PHASE.warmUp, o.rate, send, clients, layout.subscriptions, gateway.metricsUrl)
         log(`run ${index} (${tree.label}, ${tree.revision}): S1 ${o.rate}/s for ${o.seconds} s`)
         const s1 = await measuredPhase(layout, o, {
           phase: PHASE.s1,
