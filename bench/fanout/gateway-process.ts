@@ -56,6 +56,10 @@ export interface GatewayOptions {
   readonly subscriptionBuffer?: number
   /** Runs under `node --cpu-prof`, writing the profile here on exit. */
   readonly profileDir?: string
+  /** Extra `node` flags, after the benchmark's own. */
+  readonly nodeFlags?: readonly string[]
+  /** Appends the gateway's stdout and stderr here. */
+  readonly outputFile?: string
   /** The checkout whose `src/main.ts` runs (its working directory too); default: this one. */
   readonly root?: string
   /** `compiled` (default): bundled JavaScript, as production runs it (../lib/compiled.ts); `source`: through tsx. */
@@ -99,9 +103,10 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
     ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []),
     // Only to force a full GC before memory readings and to take heap snapshots (nothing stays attached).
     `--inspect=127.0.0.1:${inspectPort}`,
+    ...(options.nodeFlags ?? []),
     ...(options.from === 'source' ? [...TSX, 'src/main.ts'] : [await compiled(options.root ?? ROOT, 'src/main.ts')]),
   ]
-  const server = await startServerProcess({ command: 'env', args: [...env, process.execPath, ...nodeArgs], cwd: options.root ?? ROOT, readyPattern: /(http:\/\/\S+\/graphql)/ })
+  const server = await startServerProcess({ command: 'env', args: [...env, process.execPath, ...nodeArgs], cwd: options.root ?? ROOT, readyPattern: /(http:\/\/\S+\/graphql)/, outputFile: options.outputFile })
   const url = server.ready[1]
   const sign = (tenant: string, scope?: string) =>
     new SignJWT({ tenant, scope })

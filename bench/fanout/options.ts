@@ -22,6 +22,10 @@ export interface Options {
   readonly quick: boolean
   /** Runs the gateway under `node --cpu-prof` and reports its hottest functions. */
   readonly profile: boolean
+  /** Extra `node` flags for the gateway process (`--gateway-node-flags "--trace-gc-nvp"`). */
+  readonly gatewayNodeFlags: readonly string[]
+  /** File the gateway's stdout and stderr are appended to (what `--trace-gc` prints, for one). */
+  readonly gatewayOutput: string | undefined
   /** CHANGEGATE_SUBSCRIPTION_BUFFER for the gateway; undefined = its default. */
   readonly subscriptionBuffer: number | undefined
 }
@@ -40,6 +44,8 @@ const DEFAULTS: Options = {
   parts: new Set(PARTS),
   quick: false,
   profile: false,
+  gatewayNodeFlags: [],
+  gatewayOutput: undefined,
   subscriptionBuffer: undefined,
 }
 
@@ -48,7 +54,7 @@ const QUICK: Partial<Options> = { seconds: 5, steps: [1_000, 4_000], stepSeconds
 export const USAGE = `usage: npm run bench:fanout -- [--quick] [--profile] [--parts ${PARTS.join(',')}]
   [--connections N] [--subscriptions-per-connection N] [--fanout N] [--rate R] [--seconds S]
   [--steps R1,R2,...] [--step-seconds S] [--max-p99-ms MS] [--baseline-streams N] [--idle-ms MS]
-  [--subscription-buffer N]`
+  [--subscription-buffer N] [--gateway-node-flags "FLAGS"] [--gateway-output FILE]`
 
 function positiveInteger(flag: string, value: string | undefined): number {
   const n = Number(value)
@@ -104,6 +110,12 @@ export function parseOptions(argv: readonly string[]): Options {
         break
       case '--subscription-buffer':
         out.subscriptionBuffer = int()
+        break
+      case '--gateway-node-flags':
+        out.gatewayNodeFlags = (value() ?? '').split(' ').filter(Boolean)
+        break
+      case '--gateway-output':
+        out.gatewayOutput = value()
         break
       case '--parts': {
         const list = (value() ?? '').split(',').filter(Boolean)

@@ -77,7 +77,14 @@ async function connectClients(clients: Worker, url: string, layout: Layout, toke
 }
 
 async function runGateway(o: Options, layout: Layout, uri: string, writer: Worker, mongoPid: number, profileDir: string | undefined): Promise<{ run: GatewayRun; command: string }> {
-  const gateway = await startGateway({ mongodbUri: uri, connections: o.connections, subscriptionBuffer: o.subscriptionBuffer, profileDir })
+  const gateway = await startGateway({
+    mongodbUri: uri,
+    connections: o.connections,
+    subscriptionBuffer: o.subscriptionBuffer,
+    profileDir,
+    nodeFlags: o.gatewayNodeFlags,
+    outputFile: o.gatewayOutput,
+  })
   log(`gateway pid ${gateway.pid} at ${gateway.url}`)
   const clients = await startWorker({ file: await compiled(ROOT, 'bench/fanout/clients.ts') })
   try {

@@ -79,7 +79,14 @@ export async function runS1Once(tree: Tree, index: number, o: Options, layout: L
   try {
     const writer = await startWorker({ file: await compiled(ROOT, 'bench/fanout/writer.ts'), args: [uri] })
     try {
-      const gateway = await startGateway({ mongodbUri: uri, connections: o.connections, subscriptionBuffer: o.subscriptionBuffer, root: tree.root })
+      const gateway = await startGateway({
+        mongodbUri: uri,
+        connections: o.connections,
+        subscriptionBuffer: o.subscriptionBuffer,
+        root: tree.root,
+        nodeFlags: o.gatewayNodeFlags,
+        outputFile: o.gatewayOutput,
+      })
       const clients = await startWorker({ file: await compiled(ROOT, 'bench/fanout/clients.ts') })
       try {
         const tokens = await Promise.all(TENANTS.map((t) => gateway.sign(t)))

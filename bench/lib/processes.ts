@@ -4,6 +4,7 @@
  * the benchmark exits (normally, on an uncaught error, or on SIGINT/SIGTERM).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { appendFileSync } from 'node:fs'
 
 export interface Exit {
   readonly code: number | null
@@ -77,6 +78,8 @@ export interface ServerProcessOptions {
   readonly readyPattern: RegExp
   readonly readyTimeoutMs?: number
   readonly cwd?: string
+  /** Appends everything the process prints here, too. */
+  readonly outputFile?: string
 }
 
 /** Starts a command and resolves once a line of its stdout or stderr matches `readyPattern`. */
@@ -122,6 +125,12 @@ export function startServerProcess(options: ServerProcessOptions): Promise<Serve
     }
     child.stdout!.on('data', onData)
     child.stderr!.on('data', onData)
+    const { outputFile } = options
+    if (outputFile) {
+      const append = (data: Buffer) => appendFileSync(outputFile, data)
+      child.stdout!.on('data', append)
+      child.stderr!.on('data', append)
+    }
     child.once('error', (error) => fail(`cannot start: ${error.message}`))
     void exited.then((exit) => fail(`exited before it was ready (code ${exit.code}, signal ${exit.signal})`))
   })
