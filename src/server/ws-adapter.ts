@@ -226,14 +226,9 @@ class Connection {
 /**
  * Corks each socket at its first frame of an event-loop turn and uncorks them all at its end (`setImmediate`);
  * counts the turn's frames. `sent()` is undefined while the turn has room, else a promise of the next turn.
- *
- * The turn's sockets go in an array that is reused, not a set: a set's table grows through the turn and is replaced
- * when cleared, once per turn, and V8 moves much of that to the old generation. A socket corked by this batcher is
- * known by `writableCorked`: `ws` corks a socket only within one `send`, so outside it the count is ours.
  */
 function createTurnBatcher(framesPerTurn: number) {
-  const corked: (Duplex | undefined)[] = []
-  let count = 0
+  const corked = new Set<Duplex>()
   let frames = 0
   let nextTurn: Promise<void> | undefined
   let wake: (() => void) | undefined
@@ -241,13 +236,8 @@ function createTurnBatcher(framesPerTurn: number) {
   const flush = () => {
     scheduled = false
     frames = 0
-    // Read `count` at each step: a socket corked while this loop runs is uncorked by it too.
-    for (let i = 0; i < count; i++) {
-      const raw = corked[i]!
-      corked[i] = undefined
-      raw.uncork()
-    }
-    count = 0
+    for (const raw of corked) raw.uncork()
+    corked.clear()
     const w = wake
     nextTurn = wake = undefined
     w?.()
@@ -259,9 +249,9 @@ function createTurnBatcher(framesPerTurn: number) {
   }
   return {
     cork(raw: Duplex) {
-      if (raw.writableCorked > 0) return
+      if (corked.has(raw)) return
       raw.cork()
-      corked[count++] = raw
+      corked.add(raw)
       schedule()
     },
     sent(): Promise<void> | undefined {
