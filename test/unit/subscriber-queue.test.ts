@@ -127,4 +127,36 @@ describe('subscriber queue', () => {
     await space
     expect(resolved).toBe(true)
   })
+
+  it('keeps order and size through drains, a burst past its compaction point and interleaved push and shift', () => {
+    const queue = createSubscriberQueue<number>({ capacity: 10_000, onOverflow: slow, onClose: () => undefined })
+    const taken: number[] = []
+    const take = () => {
+      const item = queue.peek()
+      if (item && !item.error) taken.push(item.value)
+      queue.shift()
+    }
+    let next = 0
+    // One at a time, as a subscriber at live pace: the queue is drained after every push.
+    for (; next < 100; next++) {
+      queue.push(next)
+      expect(queue.size).toBe(1)
+      take()
+      expect(queue.size).toBe(0)
+    }
+    // A burst of 3,000, taken two for every one pushed: the front is compacted away on the way.
+    for (let i = 0; i < 3_000; i++) queue.push(next++)
+    while (queue.size > 0) {
+      take()
+      take()
+      if (next < 4_000) queue.push(next++)
+    }
+    // After the burst, one at a time again.
+    for (let i = 0; i < 10; i++) {
+      queue.push(next++)
+      take()
+    }
+    expect(queue.peek()).toBeUndefined()
+    expect(taken).toEqual(Array.from({ length: next }, (_, i) => i))
+  })
 })
