@@ -52,7 +52,7 @@ export type EventParser = (collection: Collection, raw: Document, keep?: boolean
  * The live stream looks events up but does not keep them (`keep` false): kept, every event and its memo would live
  * for the last `maxEntries` events (2 s at 1,000 events/s), long enough for V8 to move all of it to the old
  * generation, whose growth forces a full mark of the heap every few seconds; at 25,000 subscriptions such a mark
- * takes 300–400 ms of the main thread within half a second, and deliveries wait meanwhile. (This and the reused
+ * takes 260–490 ms of the main thread within half a second, and deliveries wait meanwhile. (This and the reused
  * arrays of subscriber-queue.ts took the fan-out benchmark's S1 at 25,000 subscriptions from 5.3 to 2.0 MB promoted
  * per second.) A catch-up that reaches live parses the few events it shares with the live stream once more.
  */
