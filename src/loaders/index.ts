@@ -39,12 +39,22 @@ export function createDocumentLoader(
 
 /** Per request (queries) or per event and tenant (subscriptions): one batched lookup per model however many fields ask. */
 export function createLoaders(db: Db, tenant: string, onBatch?: (collection: string, size: number) => void): Loaders {
-  const loaders = new Map<Model, DocumentLoader>()
-  return {
-    get(model) {
-      let loader = loaders.get(model)
-      if (!loader) loaders.set(model, (loader = createDocumentLoader(db, model, tenant, onBatch)))
-      return loader
-    },
+  return new TenantLoaders(db, tenant, onBatch)
+}
+
+/** A class, its map made on first use: every subscription's context holds one, most never look anything up. */
+class TenantLoaders implements Loaders {
+  #loaders: Map<Model, DocumentLoader> | undefined
+  constructor(
+    private readonly db: Db,
+    private readonly tenant: string,
+    private readonly onBatch?: (collection: string, size: number) => void,
+  ) {}
+
+  get(model: Model): DocumentLoader {
+    const loaders = (this.#loaders ??= new Map())
+    let loader = loaders.get(model)
+    if (!loader) loaders.set(model, (loader = createDocumentLoader(this.db, model, this.tenant, this.onBatch)))
+    return loader
   }
 }

@@ -37,21 +37,9 @@ export function useSharedSubscriptionExecution(): Plugin<GraphQLContext> {
           sharing = sharingOf(args.document, args.operationName)
           sharings.set(args.document, sharing)
         }
-        const context = args.contextValue as GraphQLContext
-        // Shared results execute the selection alone: the root field's arguments (and so the variables) only chose
-        // the stream, and coercing them again for every event would cost as much as some selections themselves.
-        const shared = sharing === null ? undefined : sharedResults({ ...args, document: sharing.document, variableValues: undefined }, sharing)
-        const delivered = (item: QueueItem<unknown>) => {
-          if (!item.error && (item.value as Partial<Delivery>).event) context.services.onDelivered(item.value as Delivery)
-        }
-        if (shared && isDirectQueue(source)) directSources.set(context, { queue: source, result: shared, delivered })
-        return mapEvents(source, (payload) => {
-          const item = payload as QueueItem<unknown>
-          const result = shared?.(item)
-          if (!result) return execute({ ...args, rootValue: payload })
-          delivered(item)
-          return result
-        })
+        const subscription = new SharedSubscription(args, sharing, source)
+        if (sharing !== null && isDirectQueue(source)) directSources.set(args.contextValue as object, subscription)
+        return new EventResults(subscription)
       })
     },
   }
@@ -79,11 +67,32 @@ export function takeDirectSource(contextValue: unknown): DirectSource | undefine
   return source
 }
 
-/** Shared execution of an item: memoised on the delivery's event (per tenant and transition) or on a value's memo. */
-function sharedResults(args: ExecutionArgs, sharing: Sharing) {
-  const run = executorOf(sharing, args)
-  return (item: QueueItem<unknown>): Promise<ExecutionResult> | ExecutionResult | undefined => {
-    if (item.error) return undefined
+/**
+ * One subscription's side of shared execution: its items' results, shared when the selection is (memoised on the
+ * delivery's event per tenant and transition, or on a live aggregate value's memo), else executed for it alone. A
+ * class, not closures: a node holds one per subscription.
+ */
+class SharedSubscription implements DirectSource {
+  readonly queue: SubscriberQueue<unknown>
+  readonly #args: ExecutionArgs
+  readonly #sharing: Sharing | null
+  readonly #source: AsyncIterable<unknown>
+
+  constructor(args: ExecutionArgs, sharing: Sharing | null, source: AsyncIterable<unknown>) {
+    this.#args = args
+    this.#sharing = sharing
+    this.#source = source
+    this.queue = source as SubscriberQueue<unknown>
+  }
+
+  /** The source's iterator, for the operation's own iterator chain. */
+  iterator(): AsyncIterator<unknown> {
+    return this.#source[Symbol.asyncIterator]()
+  }
+
+  result(item: QueueItem<unknown>): Promise<ExecutionResult> | ExecutionResult | undefined {
+    const sharing = this.#sharing
+    if (sharing === null || item.error) return undefined
     // A change delivery shares on its event (per tenant and transition); a live aggregate's value on itself.
     const shared = item.value as Partial<Delivery> & { memo?: Map<string, unknown> }
     let memo: Map<string, unknown>
@@ -99,12 +108,42 @@ function sharedResults(args: ExecutionArgs, sharing: Sharing) {
     }
     let result = memo.get(memoKey) as Promise<ExecutionResult> | ExecutionResult | undefined
     if (!result) {
-      result = run(item)
+      result = this.#executeShared(sharing, item)
       memo.set(memoKey, result)
       // Subscribers that read the memo once it settled take the result itself, without a promise.
       if (result instanceof Promise) result.then((settled) => memo.set(memoKey, settled), () => undefined)
     }
     return result
+  }
+
+  delivered(item: QueueItem<unknown>): void {
+    if (!item.error && (item.value as Partial<Delivery>).event) {
+      ;(this.#args.contextValue as GraphQLContext).services.onDelivered(item.value as Delivery)
+    }
+  }
+
+  /** The item's result for the operation's own iterator: the shared one, else this operation executed for it. */
+  map(payload: unknown): Promise<ExecutionResult> | ExecutionResult {
+    const item = payload as QueueItem<unknown>
+    const result = this.result(item)
+    if (!result) return execute({ ...this.#args, rootValue: payload })
+    this.delivered(item)
+    return result
+  }
+
+  /**
+   * Runs the shared document for one item, its selection alone: the root field's arguments (and so the variables)
+   * only chose the stream, and coercing them again for every event would cost as much as some selections themselves.
+   * Compiled to JavaScript (graphql-jit) from its second execution on: graphql-js walks the document again for every
+   * execution, about a fifth of the gateway's time while 1,000 subscribers catch up at one subscriber per event. A
+   * selection that sees a single event never pays the few milliseconds a compilation costs; one graphql-jit does not
+   * compile runs through graphql-js.
+   */
+  #executeShared(sharing: Sharing, root: unknown): Promise<ExecutionResult> | ExecutionResult {
+    const args = this.#args
+    const query = compiledQuery(sharing, args)
+    if (query) return query.query(root, args.contextValue, undefined) as Promise<ExecutionResult> | ExecutionResult
+    return execute({ ...args, document: sharing.document, variableValues: undefined, rootValue: root })
   }
 }
 
@@ -140,21 +179,6 @@ interface Sharing {
   readonly compilable: boolean
   /** `document` compiled to JavaScript for one schema (null: graphql-jit did not compile it). */
   compiled?: { readonly schema: ExecutionArgs['schema']; readonly query: CompiledQuery | null }
-}
-
-/**
- * Runs the shared document for one item as graphql-js would, compiled to JavaScript (graphql-jit) from its second
- * execution on: graphql-js walks the document again for every execution, about a fifth of the gateway's time while
- * 1,000 subscribers catch up at one subscriber per event. A selection that sees a single event never pays the few
- * milliseconds a compilation costs; one graphql-jit does not compile runs through graphql-js.
- */
-function executorOf(sharing: Sharing, args: ExecutionArgs): (root: unknown) => Promise<ExecutionResult> | ExecutionResult {
-  return (root) => {
-    const query = compiledQuery(sharing, args)
-    return query
-      ? (query.query(root, args.contextValue, undefined) as Promise<ExecutionResult> | ExecutionResult)
-      : execute({ ...args, rootValue: root })
-  }
 }
 
 function compiledQuery(sharing: Sharing, args: ExecutionArgs): CompiledQuery | null {
@@ -208,33 +232,41 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof (value as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function'
 }
 
-/** Maps an async iterable, passing return() through so the subscription's cleanup runs. */
-function mapEvents(
-  source: AsyncIterable<unknown>,
-  map: (payload: unknown) => Promise<ExecutionResult> | ExecutionResult,
-): AsyncGenerator<ExecutionResult, void, void> {
-  const iterator = source[Symbol.asyncIterator]()
-  // No async function: a memoised result that is already settled costs one promise per delivery, not three.
-  const toStep = (step: IteratorResult<unknown>): IteratorResult<ExecutionResult, void> | Promise<IteratorResult<ExecutionResult, void>> => {
+/**
+ * The operation's own iterator over a {@link SharedSubscription}'s items, passing return() through so the
+ * subscription's cleanup runs. No async function: a memoised result that is already settled costs one promise per
+ * item, not three.
+ */
+class EventResults implements AsyncGenerator<ExecutionResult, void, void> {
+  readonly #subscription: SharedSubscription
+  readonly #iterator: AsyncIterator<unknown>
+
+  constructor(subscription: SharedSubscription) {
+    this.#subscription = subscription
+    this.#iterator = subscription.iterator()
+  }
+
+  next(): Promise<IteratorResult<ExecutionResult, void>> {
+    return this.#iterator.next().then((step) => this.#toStep(step))
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult, void>> {
+    await this.#iterator.return?.()
+    return { value: undefined, done: true }
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<ExecutionResult, void>> {
+    await this.#iterator.return?.()
+    throw error
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  #toStep(step: IteratorResult<unknown>): IteratorResult<ExecutionResult, void> | Promise<IteratorResult<ExecutionResult, void>> {
     if (step.done) return { value: undefined, done: true }
-    const value = map(step.value)
+    const value = this.#subscription.map(step.value)
     return value instanceof Promise ? value.then((result) => ({ value: result, done: false })) : { value, done: false }
   }
-  const mapped: AsyncGenerator<ExecutionResult, void, void> = {
-    next() {
-      return iterator.next().then(toStep)
-    },
-    async return() {
-      await iterator.return?.()
-      return { value: undefined, done: true }
-    },
-    async throw(error?: unknown) {
-      await iterator.return?.()
-      throw error
-    },
-    [Symbol.asyncIterator]() {
-      return mapped
-    },
-  } as AsyncGenerator<ExecutionResult, void, void>
-  return mapped
 }

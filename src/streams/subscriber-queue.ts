@@ -25,8 +25,17 @@ export interface SubscriberQueue<T> extends AsyncIterableIterator<QueueItem<T>> 
   peek(): QueueItem<T> | undefined
   /** Takes the item `peek()` returned, as `next()` would have. */
   shift(): void
-  /** Calls `callback` once, at the next item offered or when the queue closes or fails (replacing an earlier one). */
-  onReady(callback: () => void): void
+  /**
+   * Calls `listener.queueReady()` once, at the next item offered or when the queue closes or fails (replacing an
+   * earlier listener). An object rather than a callback: a consumer held per subscription passes itself, and no
+   * closure is kept per subscription for it.
+   */
+  onReady(listener: ReadyListener): void
+}
+
+/** A synchronous consumer of a {@link SubscriberQueue} (see `onReady`). */
+export interface ReadyListener {
+  queueReady(): void
 }
 
 export interface SubscriberQueueOptions {
@@ -83,7 +92,7 @@ class BoundedQueue<T> implements SubscriberQueue<T> {
   #spaceWaiters: Array<() => void> = []
   #lastPullAt = performance.now()
   #released = false
-  #ready: (() => void) | undefined
+  #ready: ReadyListener | undefined
   readonly #options: SubscriberQueueOptions
 
   constructor(options: SubscriberQueueOptions) {
@@ -147,8 +156,8 @@ class BoundedQueue<T> implements SubscriberQueue<T> {
     this.#wakeSpace()
   }
 
-  onReady(callback: () => void): void {
-    this.#ready = callback
+  onReady(listener: ReadyListener): void {
+    this.#ready = listener
   }
 
   next(): Promise<IteratorResult<QueueItem<T>>> {
@@ -186,9 +195,9 @@ class BoundedQueue<T> implements SubscriberQueue<T> {
   }
 
   #notify(): void {
-    const callback = this.#ready
+    const listener = this.#ready
     this.#ready = undefined
-    callback?.()
+    listener?.queueReady()
   }
 
   #drop(): void {
