@@ -27,20 +27,22 @@ import type { GraphQLContext } from './context.js'
  */
 export function useSharedSubscriptionExecution(): Plugin<GraphQLContext> {
   const sharings = new WeakMap<DocumentNode, Sharing | null>()
+  // One function for every operation: envelop keeps what setSubscribeFn was given for as long as the operation runs.
+  const subscribe = async (args: ExecutionArgs) => {
+    const source = await createSourceEventStream(args)
+    if (!isAsyncIterable(source)) return source
+    let sharing = sharings.get(args.document)
+    if (sharing === undefined) {
+      sharing = sharingOf(args.document, args.operationName)
+      sharings.set(args.document, sharing)
+    }
+    const subscription = new SharedSubscription(args, sharing, source)
+    if (sharing !== null && isDirectQueue(source)) directSources.set(args.contextValue as object, subscription)
+    return new EventResults(subscription)
+  }
   return {
     onSubscribe({ setSubscribeFn }) {
-      setSubscribeFn(async (args: ExecutionArgs) => {
-        const source = await createSourceEventStream(args)
-        if (!isAsyncIterable(source)) return source
-        let sharing = sharings.get(args.document)
-        if (sharing === undefined) {
-          sharing = sharingOf(args.document, args.operationName)
-          sharings.set(args.document, sharing)
-        }
-        const subscription = new SharedSubscription(args, sharing, source)
-        if (sharing !== null && isDirectQueue(source)) directSources.set(args.contextValue as object, subscription)
-        return new EventResults(subscription)
-      })
+      setSubscribeFn(subscribe)
     },
   }
 }

@@ -175,6 +175,10 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
         const document = run.parse(payload.query)
         const errors = run.validate(run.schema, document)
         if (errors.length > 0) return errors
+        // graphql-ws and the context hold the payload while the operation runs: the text of the parse cache's
+        // document, when it is the same, instead of each client's own copy of it.
+        const body = document.loc?.source.body
+        if (body !== undefined && body === payload.query) (payload as { query: string }).query = body
         if (getOperationAST(document, payload.operationName)?.operation === OperationTypeNode.SUBSCRIPTION) {
           const held = liveSubscriptions(ctx)
           if (held.size >= opts.maxSubscriptionsPerSocket) return [subscriptionLimit()]

@@ -1,4 +1,4 @@
-import type { Db } from 'mongodb'
+import type { Db, Collection as MongoCollection } from 'mongodb'
 import { internalError, slowConsumer } from '../errors.js'
 import type { Position } from '../mongo/position.js'
 import type { CompiledFilter } from './filters/compiler.js'
@@ -77,6 +77,13 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
   const groupKey = (filter: CompiledFilter) => `${filter.collection}\n${filter.tenant}\n${filter.canonical}`
   const intern = (filter: CompiledFilter): CompiledFilter => groups.get(groupKey(filter))?.filter ?? filter
   const parse = createEventCache((collection) => options.tenantFieldOf(collection))
+  // One driver Collection per collection, not one per subscription (each holds its options, read preference...).
+  const mongoCollections = new Map<Collection, MongoCollection>()
+  const mongoCollectionOf = (collection: Collection): MongoCollection => {
+    let found = mongoCollections.get(collection)
+    if (!found) mongoCollections.set(collection, (found = options.db.collection(collection)))
+    return found
+  }
   // A subscription with events waiting that has read nothing for the timeout is a slow consumer.
   const stallCheck = setInterval(() => {
     const now = performance.now()
@@ -134,7 +141,7 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
         filter,
         after,
         stream,
-        mongoCollection: options.db.collection(filter.collection),
+        mongoCollection: mongoCollectionOf(filter.collection),
         bufferSize: options.bufferSize,
         parse,
         onClose: () => {

@@ -7,7 +7,7 @@ import type { CompiledFilter } from './filters/compiler.js'
 import { createSharedHistory, type SharedHistory } from './shared-history.js'
 import type { SharedStream } from './shared-stream.js'
 import type { Delivery, EventParser } from './stream-event.js'
-import { createSubscriberQueue, type SubscriberQueue } from './subscriber-queue.js'
+import { createSubscriberQueue, type SubscriberQueue, type SubscriberQueueOptions } from './subscriber-queue.js'
 
 export interface SubscriptionOptions {
   readonly filter: CompiledFilter
@@ -20,6 +20,9 @@ export interface SubscriptionOptions {
   readonly parse: EventParser
   readonly onClose: () => void
 }
+
+/** Leaving before joining: nothing to undo (one function for all, not one per subscription). */
+const stayed = (): void => undefined
 
 /** Catch-ups of one shared stream's subscribers share their reads of its history too. */
 const histories = new WeakMap<SharedStream, SharedHistory>()
@@ -54,7 +57,7 @@ export async function openSubscription(options: SubscriptionOptions): Promise<Su
  * closures its steps cost about 56 bytes each per subscription, most of them never used (an idle subscription only
  * ever delivers live).
  */
-class Subscription implements Member {
+class Subscription implements Member, SubscriberQueueOptions {
   readonly filter: CompiledFilter
   readonly #options: SubscriptionOptions
   readonly #queue: SubscriberQueue<Delivery>
@@ -66,21 +69,29 @@ class Subscription implements Member {
   // Held from the first event a catch-up reads alone, while it recovers: a shared history read evaluates the filter
   // itself, most subscriptions never catch up, and a compiled filter is most of what an idle one would hold.
   #evaluator: HeldEvaluator | undefined
-  #leave: () => void = () => undefined
+  #leave: () => void = stayed
 
   constructor(options: SubscriptionOptions) {
     this.#options = options
     this.filter = options.filter
     this.#last = options.after
-    this.#queue = createSubscriberQueue<Delivery>({
-      capacity: options.bufferSize,
-      onOverflow: slowConsumer,
-      onClose: () => {
-        this.#leave()
-        this.#releaseEvaluator()
-        options.onClose()
-      },
-    })
+    // The subscription is its queue's options: no options object and no closure per subscription.
+    this.#queue = createSubscriberQueue<Delivery>(this)
+  }
+
+  get capacity(): number {
+    return this.#options.bufferSize
+  }
+
+  onOverflow(): GatewayError {
+    return slowConsumer()
+  }
+
+  /** The queue closed (see {@link SubscriberQueueOptions.onClose}). */
+  onClose(): void {
+    this.#leave()
+    this.#releaseEvaluator()
+    this.#options.onClose()
   }
 
   async open(): Promise<SubscriberQueue<Delivery>> {
