@@ -38,7 +38,7 @@ export function useSharedSubscriptionExecution(): Plugin<GraphQLContext> {
     }
     const subscription = new SharedSubscription(args, sharing, source)
     if (sharing !== null && isDirectQueue(source)) directSources.set(args.contextValue as object, subscription)
-    return new EventResults(subscription)
+    return subscription.results()
   }
   return {
     onSubscribe({ setSubscribeFn }) {
@@ -57,6 +57,12 @@ export interface DirectSource {
   result(item: QueueItem<unknown>): ExecutionResult | Promise<ExecutionResult> | undefined
   /** Accounts for an item taken from the queue and sent. */
   delivered(item: QueueItem<unknown>): void
+  /**
+   * The subscription's results as an iterator over what is left in the queue, each item executed (or its shared
+   * result taken) as the operation's iterator does before envelop's hooks wrap it. Its `return()` ends the
+   * subscription. The same iterator at every call.
+   */
+  results(): AsyncIterator<ExecutionResult>
 }
 
 const directSources = new WeakMap<object, DirectSource>()
@@ -79,6 +85,7 @@ class SharedSubscription implements DirectSource {
   readonly #args: ExecutionArgs
   readonly #sharing: Sharing | null
   readonly #source: AsyncIterable<unknown>
+  #results: EventResults | undefined
 
   constructor(args: ExecutionArgs, sharing: Sharing | null, source: AsyncIterable<unknown>) {
     this.#args = args
@@ -87,9 +94,13 @@ class SharedSubscription implements DirectSource {
     this.queue = source as SubscriberQueue<unknown>
   }
 
-  /** The source's iterator, for the operation's own iterator chain. */
+  /** The source's iterator, for {@link EventResults}. */
   iterator(): AsyncIterator<unknown> {
     return this.#source[Symbol.asyncIterator]()
+  }
+
+  results(): EventResults {
+    return (this.#results ??= new EventResults(this))
   }
 
   result(item: QueueItem<unknown>): Promise<ExecutionResult> | ExecutionResult | undefined {

@@ -18,16 +18,15 @@ const DONE: Step = { value: undefined, done: true }
  * is sent after it returned the iterator.
  *
  * Anything else — an error item, a result with errors, a result that is not shared — is left in the queue and the
- * subscription falls back to `upstream`, the operation's own iterator (every envelop hook, masking, graphql-ws's
- * formatting), for good: order is kept, because the item is taken by `upstream` in its turn.
+ * subscription falls back to the source's `results()`, which executes each item as the operation would, for good:
+ * order is kept, because the item is taken by `results()` in its turn. graphql-ws's `onNext` then masks, formats and
+ * counts its errors (ws-protocol.ts), as for any operation.
+ *
+ * The iterator envelop built around the operation's results (its hooks: error masking, which `onNext` does again) is
+ * not kept: it is most of what a subscription would hold for its whole life, on a path most never take.
  */
-export function directSubscription(
-  id: string,
-  source: DirectSource,
-  upstream: AsyncIterator<ExecutionResult>,
-  send: FrameSender,
-): AsyncGenerator<ExecutionResult, undefined, undefined> {
-  return new DirectSubscription(nextFramePrefix(id), source, upstream, send)
+export function directSubscription(id: string, source: DirectSource, send: FrameSender): AsyncGenerator<ExecutionResult, undefined, undefined> {
+  return new DirectSubscription(nextFramePrefix(id), source, send)
 }
 
 /**
@@ -38,7 +37,6 @@ export function directSubscription(
 class DirectSubscription implements AsyncGenerator<ExecutionResult, undefined, undefined>, ReadyListener {
   readonly #prefix: string
   readonly #source: DirectSource
-  readonly #upstream: AsyncIterator<ExecutionResult>
   readonly #send: FrameSender
   #direct = true
   #stopped = false
@@ -46,15 +44,14 @@ class DirectSubscription implements AsyncGenerator<ExecutionResult, undefined, u
   /** Resolves the `next()` graphql-ws waits on. */
   #waiting: ((step: Step | Promise<Step>) => void) | undefined
 
-  constructor(prefix: string, source: DirectSource, upstream: AsyncIterator<ExecutionResult>, send: FrameSender) {
+  constructor(prefix: string, source: DirectSource, send: FrameSender) {
     this.#prefix = prefix
     this.#source = source
-    this.#upstream = upstream
     this.#send = send
   }
 
   next(): Promise<Step> {
-    if (!this.#direct) return this.#upstream.next() as Promise<Step>
+    if (!this.#direct) return this.#source.results().next() as Promise<Step>
     if (this.#stopped) return Promise.resolve(DONE)
     return new Promise((resolve) => {
       this.#waiting = resolve
@@ -64,13 +61,13 @@ class DirectSubscription implements AsyncGenerator<ExecutionResult, undefined, u
 
   async return(): Promise<Step> {
     this.#finish()
-    await this.#upstream.return?.()
+    await this.#source.results().return?.()
     return DONE
   }
 
   async throw(error?: unknown): Promise<Step> {
     this.#finish()
-    await this.#upstream.return?.()
+    await this.#source.results().return?.()
     throw error
   }
 
@@ -93,12 +90,12 @@ class DirectSubscription implements AsyncGenerator<ExecutionResult, undefined, u
     this.#direct = false
     const resolve = this.#waiting
     this.#waiting = undefined
-    resolve?.(this.#upstream.next() as Promise<Step>)
+    resolve?.(this.#source.results().next() as Promise<Step>)
   }
 
   #failed(): void {
     this.#blocked = false
-    void this.#upstream.return?.()
+    void this.#source.results().return?.()
     this.#finish()
   }
 

@@ -213,7 +213,8 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
       const source = takeDirectSource(args.contextValue)
       const send = ctx.extra.sendFrame
       if (!source || !send || !isAsyncIterable(result)) return result
-      return directSubscription(id, source, result[Symbol.asyncIterator](), send)
+      // `result` (envelop's iterator around the same results) is let go: ws-direct.ts says why.
+      return directSubscription(id, source, send)
     },
 
     onNext(ctx, _id, _payload, _args, result: ExecutionResult) {

@@ -14,8 +14,23 @@ function setUp(options: { pending?: Set<number>; withErrors?: Set<number>; socke
   const settle = new Map<number, () => void>()
   const delivered: number[] = []
   const resultOf = (n: number): ExecutionResult => (options.withErrors?.has(n) ? { data: null, errors: [] } : { data: { n } })
+  // What the subscription's own results iterator yields for what is left in the queue.
+  const upstreamSeen: unknown[] = []
+  const upstream: AsyncIterator<ExecutionResult> = {
+    async next() {
+      const step = await queue.next()
+      if (step.done) return { value: undefined, done: true }
+      upstreamSeen.push(step.value.error ? step.value.error.extensions.code : step.value.value)
+      return { value: step.value.error ? { errors: [step.value.error] } : resultOf(step.value.value), done: false }
+    },
+    async return() {
+      await queue.return?.()
+      return { value: undefined, done: true }
+    },
+  }
   const source: DirectSource = {
     queue,
+    results: () => upstream,
     result(item: QueueItem<unknown>) {
       if (item.error) return undefined
       const n = item.value as number
@@ -30,20 +45,6 @@ function setUp(options: { pending?: Set<number>; withErrors?: Set<number>; socke
     },
     delivered: (item) => delivered.push((item as { value: number }).value),
   }
-  // What graphql-ws's own iterator would yield for what is left in the queue.
-  const upstreamSeen: unknown[] = []
-  const upstream: AsyncIterator<ExecutionResult> = {
-    async next() {
-      const step = await queue.next()
-      if (step.done) return { value: undefined, done: true }
-      upstreamSeen.push(step.value.error ? step.value.error.extensions.code : step.value.value)
-      return { value: step.value.error ? { errors: [step.value.error] } : resultOf(step.value.value), done: false }
-    },
-    async return() {
-      await queue.return?.()
-      return { value: undefined, done: true }
-    },
-  }
   const frames: string[] = []
   let wait: Promise<void> | undefined
   const send = (frame: string) => {
@@ -51,7 +52,7 @@ function setUp(options: { pending?: Set<number>; withErrors?: Set<number>; socke
     frames.push(frame)
     return wait
   }
-  const iterator = directSubscription('op-1', source, upstream, send)
+  const iterator = directSubscription('op-1', source, send)
   return {
     queue,
     iterator,
