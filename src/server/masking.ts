@@ -38,13 +38,18 @@ export function maskError(error: unknown): GraphQLError {
 }
 
 function rebuild(like: GraphQLError | undefined, message: string, extensions: Record<string, unknown>): GraphQLError {
-  return new GraphQLError(message, {
+  const rebuilt = new GraphQLError(message, {
     nodes: like?.nodes,
     source: like?.source,
     positions: like?.positions,
     path: like?.path,
     extensions,
   })
+  // Errors of compiled executions (graphql-jit) carry their locations without the nodes they came from.
+  if (rebuilt.locations === undefined && like?.locations?.length) {
+    ;(rebuilt as { locations?: GraphQLError['locations'] }).locations = like.locations
+  }
+  return rebuilt
 }
 
 /** Extensions that steer the HTTP response and never belong in a payload. */
