@@ -148,6 +148,9 @@ export function useWebSocketAdapter(wss: WebSocketServer, server: Server<SocketE
   }
 }
 
+/** `ws` send options for a text frame, whether given as a string or as its UTF-8 bytes. */
+const TEXT = { binary: false } as const
+
 interface ConnectionShared {
   readonly turns: ReturnType<typeof createTurnBatcher>
   readonly logger: Logger
@@ -179,10 +182,11 @@ class Connection {
   ) {
     this.protocol = socket.protocol
     const { turns } = shared
-    this.sendFrame = (frame: string) => {
+    this.sendFrame = (frame: string | Buffer) => {
       if (socket.readyState !== WebSocket.OPEN) return Promise.reject(new SocketClosedError())
       turns.cork(raw)
-      socket.send(frame)
+      // Every frame is text (graphql-transport-ws), bytes included.
+      socket.send(frame, TEXT)
       return raw.writableNeedDrain ? drained(raw) : turns.sent()
     }
   }

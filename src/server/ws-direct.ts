@@ -1,10 +1,13 @@
 import type { ExecutionResult } from 'graphql'
 import type { DirectSource } from '../schema/shared-execution.js'
 import type { ReadyListener } from '../streams/subscriber-queue.js'
-import { nextFramePrefix, payloadJson } from './ws-frames.js'
+import { nextFrame, nextFramePrefix } from './ws-frames.js'
 
-/** Writes one frame; a promise when the sender must wait before the next (socket buffer full, turn spent). Rejects on a closed socket. */
-export type FrameSender = (frame: string) => Promise<void> | undefined
+/**
+ * Writes one text frame (a string, or its UTF-8 bytes); a promise when the sender must wait before the next (socket
+ * buffer full, turn spent). Rejects on a closed socket.
+ */
+export type FrameSender = (frame: string | Buffer) => Promise<void> | undefined
 
 type Step = IteratorResult<ExecutionResult, undefined>
 
@@ -12,7 +15,7 @@ const DONE: Step = { value: undefined, done: true }
 
 /**
  * A WebSocket subscription whose shared, error-free results go straight from its queue to the socket: one frame
- * per delivery, spliced from the result's JSON (serialized once per result), with no promise, iterator step or
+ * per delivery, spliced from the result's JSON bytes (serialized once per result), with no promise, iterator step or
  * envelope per delivery. graphql-ws still owns the operation: it holds this iterator, ends it on `complete` or
  * close, and sends `complete` when it ends. Frames are written only while graphql-ws waits on `next()`, so nothing
  * is sent after it returned the iterator.
@@ -36,6 +39,7 @@ export function directSubscription(id: string, source: DirectSource, send: Frame
  */
 class DirectSubscription implements AsyncGenerator<ExecutionResult, undefined, undefined>, ReadyListener {
   readonly #prefix: string
+  readonly #prefixBytes: number
   readonly #source: DirectSource
   readonly #send: FrameSender
   #direct = true
@@ -46,6 +50,7 @@ class DirectSubscription implements AsyncGenerator<ExecutionResult, undefined, u
 
   constructor(prefix: string, source: DirectSource, send: FrameSender) {
     this.#prefix = prefix
+    this.#prefixBytes = Buffer.byteLength(prefix)
     this.#source = source
     this.#send = send
   }
@@ -138,7 +143,7 @@ class DirectSubscription implements AsyncGenerator<ExecutionResult, undefined, u
       source.delivered(item)
       let wait: Promise<void> | undefined
       try {
-        wait = this.#send(`${this.#prefix}${payloadJson(result)}}`)
+        wait = this.#send(nextFrame(this.#prefix, this.#prefixBytes, result))
       } catch {
         return this.#failed()
       }
