@@ -148,9 +148,6 @@ export function useWebSocketAdapter(wss: WebSocketServer, server: Server<SocketE
   }
 }
 
-/** `ws` send options for a text frame, whether given as a string or as its UTF-8 bytes. */
-const TEXT = { binary: false } as const
-
 interface ConnectionShared {
   readonly turns: ReturnType<typeof createTurnBatcher>
   readonly logger: Logger
@@ -182,11 +179,10 @@ class Connection {
   ) {
     this.protocol = socket.protocol
     const { turns } = shared
-    this.sendFrame = (frame: string | Buffer) => {
+    this.sendFrame = (frame: string) => {
       if (socket.readyState !== WebSocket.OPEN) return Promise.reject(new SocketClosedError())
       turns.cork(raw)
-      // Every frame is text (graphql-transport-ws), bytes included.
-      socket.send(frame, TEXT)
+      socket.send(frame)
       return raw.writableNeedDrain ? drained(raw) : turns.sent()
     }
   }

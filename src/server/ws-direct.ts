@@ -1,13 +1,10 @@
 import type { ExecutionResult } from 'graphql'
 import type { DirectSource } from '../schema/shared-execution.js'
 import type { ReadyListener } from '../streams/subscriber-queue.js'
-import { nextFrame, nextFramePrefix } from './ws-frames.js'
+import { nextFramePrefix, payloadJson } from './ws-frames.js'
 
-/**
- * Writes one text frame (a string, or its UTF-8 bytes); a promise when the sender must wait before the next (socket
- * buffer full, turn spent). Rejects on a closed socket.
- */
-export type FrameSender = (frame: string | Buffer) => Promise<void> | undefined
+/** Writes one frame; a promise when the sender must wait before the next (socket buffer full, turn spent). Rejects on a closed socket. */
+export type FrameSender = (frame: string) => Promise<void> | undefined
 
 type Step = IteratorResult<ExecutionResult, undefined>
 
@@ -15,7 +12,7 @@ const DONE: Step = { value: undefined, done: true }
 
 /**
  * A WebSocket subscription whose shared, error-free results go straight from its queue to the socket: one frame
- * per delivery, spliced from the result's JSON bytes (serialized once per result), with no promise, iterator step or
+ * per delivery, spliced from the result's JSON (serialized once per result), with no promise, iterator step or
  * envelope per delivery. graphql-ws still owns the operation: it holds this iterator, ends it on `complete` or
  * close, and sends `complete` when it ends. Frames are written only while graphql-ws waits on `next()`, so nothing
  * is sent after it returned the iterator.
@@ -39,7 +36,6 @@ export function directSubscription(id: string, source: DirectSource, send: Frame
  */
 class DirectSubscription implements AsyncGenerator<ExecutionResult, undefined, undefined>, ReadyListener {
   readonly #prefix: string
-  readonly #prefixBytes: number
   readonly #source: DirectSource
   readonly #send: FrameSender
   #direct = true
@@ -50,7 +46,6 @@ class DirectSubscription implements AsyncGenerator<ExecutionResult, undefined, u
 
   constructor(prefix: string, source: DirectSource, send: FrameSender) {
     this.#prefix = prefix
-    this.#prefixBytes = Buffer.byteLength(prefix)
     this.#source = source
     this.#send = send
   }
@@ -143,7 +138,7 @@ class DirectSubscription implements AsyncGenerator<ExecutionResult, undefined, u
       source.delivered(item)
       let wait: Promise<void> | undefined
       try {
-        wait = this.#send(nextFrame(this.#prefix, this.#prefixBytes, result))
+        wait = this.#send(`${this.#prefix}${payloadJson(result)}}`)
       } catch {
         return this.#failed()
       }

@@ -18,9 +18,7 @@ const MARKED_END = `${JSON.stringify(MARKER)}}`
  * WeakMap with that many live keys costs more to insert into (and to collect) than the serialization it saves.
  */
 const JSON_OF: unique symbol = Symbol('changegate.payloadJson')
-/** Likewise, the UTF-8 bytes of that JSON, for frames written as bytes ({@link nextFrame}). */
-const BYTES_OF: unique symbol = Symbol('changegate.payloadBytes')
-type Serialized = ExecutionResult & { [JSON_OF]?: string; [BYTES_OF]?: Buffer }
+type Serialized = ExecutionResult & { [JSON_OF]?: string }
 /** The JSON of the payload graphql-ws has just serialized as the marker, until `send` takes it. */
 let pending: string | undefined
 
@@ -52,33 +50,6 @@ export function payloadJson(result: ExecutionResult): string {
     Object.defineProperty(held, JSON_OF, { value: json })
   }
   return json
-}
-
-/** The UTF-8 bytes of {@link payloadJson}, encoded on first use and shared like it. */
-export function payloadBytes(result: ExecutionResult): Buffer {
-  const held = result as Serialized
-  let bytes = held[BYTES_OF]
-  if (bytes === undefined) {
-    bytes = Buffer.from(payloadJson(result))
-    Object.defineProperty(held, BYTES_OF, { value: bytes })
-  }
-  return bytes
-}
-
-const CLOSE_BRACE = 0x7d
-
-/**
- * A whole `next` frame as bytes: `prefix` ({@link nextFramePrefix}, `prefixBytes` long in UTF-8), the result's
- * payload bytes and `}`. One small allocation (from Node's buffer pool) and two copies per frame, where a string
- * frame costs a concatenation, its flattening, a scan for its length and its encoding at write time.
- */
-export function nextFrame(prefix: string, prefixBytes: number, result: ExecutionResult): Buffer {
-  const payload = payloadBytes(result)
-  const frame = Buffer.allocUnsafe(prefixBytes + payload.length + 1)
-  frame.write(prefix, 0, prefixBytes, 'utf8')
-  payload.copy(frame, prefixBytes)
-  frame[frame.length - 1] = CLOSE_BRACE
-  return frame
 }
 
 /**

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { slowConsumer } from '../../src/errors.js'
 import type { DirectSource } from '../../src/schema/shared-execution.js'
 import { directSubscription } from '../../src/server/ws-direct.js'
-import { nextFrame, nextFramePrefix, payloadJson } from '../../src/server/ws-frames.js'
+import { nextFramePrefix, payloadJson } from '../../src/server/ws-frames.js'
 import { createSubscriberQueue, type QueueItem } from '../../src/streams/subscriber-queue.js'
 
 /** A queue of numbers whose shared result is `{ data: { n } }`, one result object per number. */
@@ -47,9 +47,9 @@ function setUp(options: { pending?: Set<number>; withErrors?: Set<number>; socke
   }
   const frames: string[] = []
   let wait: Promise<void> | undefined
-  const send = (frame: string | Buffer) => {
+  const send = (frame: string) => {
     if (options.socketClosed) return Promise.reject(new Error('WebSocket is not open'))
-    frames.push(frame.toString())
+    frames.push(frame)
     return wait
   }
   const iterator = directSubscription('op-1', source, send)
@@ -91,13 +91,10 @@ describe('direct WebSocket subscriptions', () => {
     expect(t.frames).toHaveLength(3)
   })
 
-  it('uses graphql-ws framing for ids that need escaping, as text and as bytes', () => {
-    const result = { data: { s: 'a"\u2028 ü 😀' } }
-    for (const id of ['x', 'q"uote', '\\', 'ü', '😀-1']) {
-      const expected = stringifyMessage({ id, type: MessageType.Next, payload: result })
-      const prefix = nextFramePrefix(id)
-      expect(`${prefix}${payloadJson(result)}}`).toBe(expected)
-      expect(nextFrame(prefix, Buffer.byteLength(prefix), result).equals(Buffer.from(expected))).toBe(true)
+  it('uses graphql-ws framing for ids that need escaping', () => {
+    const result = { data: { s: 'a"\u2028' } }
+    for (const id of ['x', 'q"uote', '\\', 'ü']) {
+      expect(`${nextFramePrefix(id)}${payloadJson(result)}}`).toBe(stringifyMessage({ id, type: MessageType.Next, payload: result }))
     }
   })
 
