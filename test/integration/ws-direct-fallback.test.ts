@@ -1,4 +1,5 @@
-import { createClient } from 'graphql-ws'
+import { once } from 'node:events'
+import { createClient, MessageType, stringifyMessage } from 'graphql-ws'
 import { GraphQLInt, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, GraphQLString } from 'graphql'
 import type { Plugin } from 'graphql-yoga'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -113,5 +114,26 @@ describe('a direct WebSocket subscription falling back', () => {
     expect(JSON.stringify(logs)).toContain(SECRET_TEXT)
     // Ending the operation ends the subscription's queue.
     await expect.poll(() => queues[0].closed).toBe(true)
+  })
+
+  it('sends direct results as text frames, byte for byte what graphql-ws would send', async () => {
+    const socket = new WebSocket(wsUrl, 'graphql-transport-ws')
+    const frames: Array<{ text: string; binary: boolean }> = []
+    socket.on('message', (data: Buffer, binary: boolean) => frames.push({ text: data.toString(), binary }))
+    await once(socket, 'open')
+    try {
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${await toyToken()}` } }))
+      await expect.poll(() => frames.length).toBe(1)
+      const before = queues.length
+      socket.send(JSON.stringify({ id: 'ü-1', type: 'subscribe', payload: { query: 'subscription { items { n } }' } }))
+      await expect.poll(() => queues.length).toBe(before + 1)
+      for (const n of [1, 2]) queues[before].push({ n, memo: new Map() })
+      await expect.poll(() => frames.length).toBe(3)
+    } finally {
+      socket.close()
+    }
+    expect(frames.slice(1)).toEqual(
+      [1, 2].map((n) => ({ text: stringifyMessage({ id: 'ü-1', type: MessageType.Next, payload: { data: { items: { n } } } }), binary: false })),
+    )
   })
 })
