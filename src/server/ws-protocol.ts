@@ -148,6 +148,8 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
       // graphql-ws calls this as soon as the first `connection_init` arrives (where it would clear its timer).
       initWaits?.cancel(ctx.extra)
       const auth = await authenticator.authenticate(authorizationOf(ctx.connectionParams)).catch(() => undefined)
+      // The token has done its work (its expiry is in `auth`): the socket does not hold it for its whole life.
+      ;(ctx as { connectionParams?: unknown }).connectionParams = undefined
       if (!auth) {
         metrics.errors.inc({ code: ErrorCode.UNAUTHENTICATED })
         return false
