@@ -109,10 +109,14 @@ export function createProtocolServer(opts: ProtocolOptions): ProtocolServer {
   const tenants = createKeyedLimit(opts.maxConnectionsPerTenant)
   const starts = createFairTurnBudget(opts.subscribesPerTurn ?? 16)
 
+  // A shared result reaches every subscriber of its selection with the same error objects: each is logged once,
+  // not once per subscriber (counted per subscriber, as what was sent).
+  const logged = new WeakSet<GraphQLError>()
   const formatErrors = (errors: readonly GraphQLError[]) =>
     errors.map((error) => {
       const masked = maskError(error)
-      if (masked !== error && codeOf(masked) === ErrorCode.INTERNAL_SERVER_ERROR) {
+      if (masked !== error && codeOf(masked) === ErrorCode.INTERNAL_SERVER_ERROR && !logged.has(error)) {
+        logged.add(error)
         logger.error({ err: error.originalError ?? error }, 'internal error')
       }
       metrics.errors.inc({ code: codeOf(masked) })

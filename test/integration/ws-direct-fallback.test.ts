@@ -116,6 +116,36 @@ describe('a direct WebSocket subscription falling back', () => {
     await expect.poll(() => queues[0].closed).toBe(true)
   })
 
+  it('logs an internal error of a result shared by many subscribers once, and masks it for each', async () => {
+    const secretLines = () => logs.filter((line) => JSON.stringify(line).includes(SECRET_TEXT)).length
+    const logged = secretLines()
+    const token = await toyToken()
+    const clients = [1, 2, 3].map(() => createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } }))
+    const before = queues.length
+    const subscriptions = clients.map((client) => client.iterate({ query: 'subscription { items { n check } }' }))
+    const firsts = subscriptions.map((subscription) => subscription.next())
+    const received: unknown[][] = []
+    try {
+      await expect.poll(() => queues.length).toBe(before + clients.length)
+      // The same values in every queue: one result per value, shared by the three subscriptions.
+      for (const n of [1, 2, 3]) {
+        const value = { n, memo: new Map() }
+        for (const queue of queues.slice(before)) queue.push(value)
+      }
+      for (const [i, subscription] of subscriptions.entries()) {
+        received.push([(await firsts[i]).value, (await subscription.next()).value, (await subscription.next()).value])
+      }
+    } finally {
+      await Promise.all(subscriptions.map((subscription) => subscription.return?.()))
+      await Promise.all(clients.map((client) => client.dispose()))
+    }
+    const masked = { message: 'Internal server error', locations: [{ line: 1, column: 26 }], path: ['items', 'check'], extensions: { code: 'INTERNAL_SERVER_ERROR' } }
+    for (const results of received) {
+      expect(results).toEqual([{ data: { items: { n: 1, check: 'ok 1' } } }, { data: { items: { n: 2, check: null } }, errors: [masked] }, { data: { items: { n: 3, check: 'ok 3' } } }])
+    }
+    expect(secretLines() - logged).toBe(1)
+  })
+
   it('sends direct results as text frames, byte for byte what graphql-ws would send', async () => {
     const socket = new WebSocket(wsUrl, 'graphql-transport-ws')
     const frames: Array<{ text: string; binary: boolean }> = []
