@@ -44,17 +44,21 @@ export function createLoaders(db: Db, tenant: string, onBatch?: (collection: str
 
 /** A class, its map made on first use: every subscription's context holds one, most never look anything up. */
 class TenantLoaders implements Loaders {
+  readonly #db: Db
+  readonly #tenant: string
+  readonly #onBatch: ((collection: string, size: number) => void) | undefined
   #loaders: Map<Model, DocumentLoader> | undefined
-  constructor(
-    private readonly db: Db,
-    private readonly tenant: string,
-    private readonly onBatch?: (collection: string, size: number) => void,
-  ) {}
+
+  constructor(db: Db, tenant: string, onBatch?: (collection: string, size: number) => void) {
+    this.#db = db
+    this.#tenant = tenant
+    this.#onBatch = onBatch
+  }
 
   get(model: Model): DocumentLoader {
     const loaders = (this.#loaders ??= new Map())
     let loader = loaders.get(model)
-    if (!loader) loaders.set(model, (loader = createDocumentLoader(this.db, model, this.tenant, this.onBatch)))
+    if (!loader) loaders.set(model, (loader = createDocumentLoader(this.#db, model, this.#tenant, this.#onBatch)))
     return loader
   }
 }
