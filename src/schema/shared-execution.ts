@@ -81,7 +81,6 @@ export function takeDirectSource(contextValue: unknown): DirectSource | undefine
  * class, not closures: a node holds one per subscription.
  */
 class SharedSubscription implements DirectSource {
-  readonly queue: SubscriberQueue<unknown>
   readonly #args: ExecutionArgs
   readonly #sharing: Sharing | null
   readonly #source: AsyncIterable<unknown>
@@ -91,7 +90,11 @@ class SharedSubscription implements DirectSource {
     this.#args = args
     this.#sharing = sharing
     this.#source = source
-    this.queue = source as SubscriberQueue<unknown>
+  }
+
+  /** The source, when it is a subscriber queue (only then is this a direct source: see `subscribe` above). */
+  get queue(): SubscriberQueue<unknown> {
+    return this.#source as SubscriberQueue<unknown>
   }
 
   /** The source's iterator, for {@link EventResults}. */
