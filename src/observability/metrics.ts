@@ -198,8 +198,7 @@ export class TalliedHistogram {
  * event loop.
  */
 function countOpenFilesAsync(registry: Registry): void {
-  const builtIn = registry.getSingleMetric(OPEN_FDS)
-  if (!builtIn) return
+  if (!registry.getSingleMetric(OPEN_FDS)) return
   registry.removeSingleMetric(OPEN_FDS)
   new Gauge({
     name: OPEN_FDS,
