@@ -38,6 +38,18 @@ describe('embedded server reply encoding with shared documents', () => {
     expect(BSON.deserialize(serializeReply(reply)).cursor.firstBatch[1].fullDocument.n).toBe(5)
   })
 
+  it('writes runs of other elements around shared documents in order, whatever their names', () => {
+    const shared = event(6)
+    shareEncoding(shared)
+    const doc: Document = JSON.parse('{"__proto__": {"x": 1}}')
+    Object.assign(doc, { '2': 'two', a: shared, constructor: 'c', b: [shared, undefined], '1': 'one', c: undefined, d: new Int32(4) })
+    const reply = { cursor: { nextBatch: [shared, shared], id: Long.fromInt(1), ns: 'a.b' }, doc, ok: 1 }
+    expect(Buffer.from(serializeReply(reply))).toEqual(Buffer.from(BSON.serialize(reply, REPLY_SERIALIZE)))
+    const back = BSON.deserialize(serializeReply(reply))
+    expect(Object.keys(back.doc)).toEqual(['1', '2', '__proto__', 'a', 'constructor', 'b', 'd'])
+    expect(back.doc.b).toEqual([expect.objectContaining({ operationType: 'insert' }), null])
+  })
+
   it('serializes replies without shared documents as before', () => {
     const reply = getMoreReply([event(7)])
     expect(Buffer.from(serializeReply(reply))).toEqual(Buffer.from(BSON.serialize(reply, REPLY_SERIALIZE)))

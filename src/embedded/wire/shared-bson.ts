@@ -60,45 +60,69 @@ const push = (parts: Parts, chunk: Uint8Array) => {
   parts.length += chunk.length
 }
 
-/** The bytes `bson` writes for one element `key: value` of a document (nothing for an ignored undefined). */
-function elementBytes(key: string, value: unknown): Uint8Array {
-  const doc = BSON.serialize({ [key]: value }, REPLY_SERIALIZE)
+/**
+ * The bytes `bson` writes for a run of elements (`run` holds them in their order; it has no prototype, so any key,
+ * `__proto__` too, is an own property). One serialization per run of elements without shared documents.
+ */
+function elementsBytes(run: Document): Uint8Array {
+  const doc = BSON.serialize(run, REPLY_SERIALIZE)
   return doc.subarray(4, doc.length - 1)
 }
 
-function nameBytes(type: number, key: string): Uint8Array {
+/** Element names cursors' replies repeat (`cursor`, `nextBatch`, array indexes) are encoded once. */
+const NAME_CACHE_LIMIT = 4096
+const names = { [TYPE_DOCUMENT]: new Map<string, Uint8Array>(), [TYPE_ARRAY]: new Map<string, Uint8Array>() }
+
+function nameBytes(type: typeof TYPE_DOCUMENT | typeof TYPE_ARRAY, key: string): Uint8Array {
+  const cache = names[type]
+  const cached = cache.get(key)
+  if (cached) return cached
   if (key.includes('\0')) throw new BSONError(`key ${key} must not contain null bytes`)
   const name = Buffer.from(key, 'utf8')
   const out = Buffer.allocUnsafe(name.length + 2)
   out[0] = type
   name.copy(out, 1)
   out[name.length + 1] = 0
+  if (cache.size < NAME_CACHE_LIMIT && key.length <= 32) cache.set(key, out)
   return out
 }
 
-/** Appends one element; arrays are written with BSON's rule that an undefined element becomes null. */
-function appendElement(parts: Parts, key: string, value: unknown, inArray: boolean): void {
-  const bytes = value !== null && typeof value === 'object' ? sharedBytesOf(value) : undefined
-  if (bytes) {
-    push(parts, nameBytes(TYPE_DOCUMENT, key))
-    push(parts, bytes)
-  } else if ((Array.isArray(value) || isPlainObject(value)) && holdsShared(value)) {
-    push(parts, nameBytes(Array.isArray(value) ? TYPE_ARRAY : TYPE_DOCUMENT, key))
-    appendDocument(parts, value as Document | unknown[])
-  } else {
-    push(parts, elementBytes(key, inArray && value === undefined ? null : value))
-  }
-}
-
+/**
+ * Appends one document's elements. Shared documents are copied in, containers holding one are walked, and every run
+ * of other elements between them is serialized in one go; arrays follow BSON's rule that an undefined element
+ * becomes null.
+ */
 function appendDocument(parts: Parts, doc: Document | unknown[]): void {
   const size = Buffer.allocUnsafe(4)
   push(parts, size)
   const start = parts.length
-  if (Array.isArray(doc)) {
-    for (let i = 0; i < doc.length; i++) appendElement(parts, String(i), doc[i], true)
-  } else {
-    for (const key of Object.keys(doc)) appendElement(parts, key, doc[key], false)
+  const inArray = Array.isArray(doc)
+  const keys = inArray ? undefined : Object.keys(doc)
+  const count = keys ? keys.length : (doc as unknown[]).length
+  let run: Document | undefined
+  for (let i = 0; i < count; i++) {
+    const key = keys ? keys[i] : String(i)
+    const value: unknown = keys ? (doc as Document)[key] : (doc as unknown[])[i]
+    const bytes = value !== null && typeof value === 'object' ? sharedBytesOf(value) : undefined
+    const nested = !bytes && (Array.isArray(value) || isPlainObject(value)) && holdsShared(value)
+    if (!bytes && !nested) {
+      run ??= Object.create(null) as Document
+      run[key] = inArray && value === undefined ? null : value
+      continue
+    }
+    if (run) {
+      push(parts, elementsBytes(run))
+      run = undefined
+    }
+    if (bytes) {
+      push(parts, nameBytes(TYPE_DOCUMENT, key))
+      push(parts, bytes)
+    } else {
+      push(parts, nameBytes(Array.isArray(value) ? TYPE_ARRAY : TYPE_DOCUMENT, key))
+      appendDocument(parts, value as Document | unknown[])
+    }
   }
+  if (run) push(parts, elementsBytes(run))
   push(parts, TERMINATOR)
   size.writeInt32LE(parts.length - start + 4, 0)
 }
