@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { summarizeCpuProfile } from './lib/cpu-profile.js'
 import { freePort } from './lib/ports.js'
 import { measureCpu, type CpuUse } from './lib/cpu.js'
+import type { LoopDelay } from './lib/loop-delay.js'
 import { startServerProcess, startWorker, type ServerProcess, type Worker } from './lib/processes.js'
 import type { CollectResult, InsertOneResult, PacedWriteResult, RunResult } from './embedded/protocol.js'
 import { renderProfile, renderReport, type LatencyRun, type Measurements } from './embedded/report.js'
@@ -99,6 +100,26 @@ async function withCpu<T>(pids: Record<string, number>, run: () => Promise<T>): 
 /** Node options for a process: TypeScript, and the CPU profiler when that process is profiled. */
 type NodeArgs = (role: Role) => string[]
 
+/** Relative to the server's working directory, the repository root. */
+const LOOP_PROBE = './bench/embedded/loop-probe.ts'
+let loopProbeReads = 0
+
+/**
+ * The server's event-loop delay since the previous call (`loop-probe.ts` answers SIGUSR2 with a numbered line on its
+ * stderr); undefined when no answer came within a second.
+ */
+async function serverLoopDelay(server: ServerProcess): Promise<LoopDelay | undefined> {
+  const n = ++loopProbeReads
+  process.kill(server.pid, 'SIGUSR2')
+  const pattern = new RegExp(`^loop-delay ${n} (\\{.*\\})$`, 'm')
+  for (let waited = 0; waited < 1000; waited += 20) {
+    const line = pattern.exec(server.output())
+    if (line) return JSON.parse(line[1]) as LoopDelay
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return undefined
+}
+
 async function latencyRun(server: ServerProcess, load: Worker, uri: string, streams: number, node: NodeArgs): Promise<LatencyRun> {
   const collection = `changes_${streams}`
   const watcher = await startWorker({ file: join(ROOT, 'bench/embedded/watcher.ts'), args: [uri], execArgv: node('watcher') })
@@ -114,9 +135,10 @@ async function latencyRun(server: ServerProcess, load: Worker, uri: string, stre
     const warmUpWrite = await paced(-warmUp, WARM_UP_SECONDS)
     const { value, cpu } = await withCpu({ server: server.pid, load: load.pid, watcher: watcher.pid }, async () => {
       await watcher.request('mark')
+      await serverLoopDelay(server)
       const write = await paced(0, WRITE_SECONDS)
       const received = await watcher.request<CollectResult>('collect', { expected: write.ops, idleMs: 5_000, timeoutMs: 90_000 }, 120_000)
-      return { write, received }
+      return { write, received, serverLoopDelayMs: await serverLoopDelay(server) }
     })
     await watcher.request('close', undefined, 10_000).catch(() => undefined)
     return { streams, openMs, cpu, warmUpWrite, ...value }
@@ -179,7 +201,7 @@ async function main(): Promise<number> {
   const profileDir = join(ROOT, '.bench-out', `profile-${Date.now()}`)
   const node: NodeArgs = (role) => [...(profile.has(role) ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, role)}`] : []), ...TSX]
   const port = await freePort()
-  const serverArgs = [...node('server'), serverCli, '--port', String(port)]
+  const serverArgs = [...node('server'), '--import', LOOP_PROBE, serverCli, '--port', String(port)]
   const started = performance.now()
   const server = await startServerProcess({ command: process.execPath, args: serverArgs, cwd: ROOT, readyPattern: /(mongodb:\/\/\S+)/ })
   const uri = server.ready[1]

@@ -4,6 +4,7 @@
  */
 import { BSON, ObjectId } from 'bson'
 import { MongoClient } from 'mongodb'
+import { createLoopDelayMonitor } from '../lib/loop-delay.js'
 import { createSamples, wallNow, type Samples } from '../lib/stats.js'
 import { serveWorker } from '../lib/worker.js'
 import { orderDocument, type OrderDocument } from './documents.js'
@@ -23,6 +24,7 @@ if (!uri) throw new Error('usage: load.ts <mongodb uri>')
 const client = new MongoClient(uri)
 const db = client.db(DATABASE)
 let nextOrderId = 1_000_000
+const loopDelay = createLoopDelayMonitor()
 
 const elapsedSince = (start: number) => (performance.now() - start) / 1000
 
@@ -114,6 +116,7 @@ async function pacedWrite({ collection, firstOrderId, rate, seconds, maxInFlight
   let failed = 0
   let inFlight = 0
   let maxLagMs = 0
+  loopDelay.reset()
   const start = performance.now()
   await new Promise<void>((resolve) => {
     const send = () => {
@@ -141,7 +144,16 @@ async function pacedWrite({ collection, firstOrderId, rate, seconds, maxInFlight
     tick()
   })
   const elapsed = elapsedSince(start)
-  return { ops: sent, seconds: elapsed, perSecond: sent / elapsed, acknowledged, failed, maxLagMs, roundTripMs: roundTrips.summarize() }
+  return {
+    ops: sent,
+    seconds: elapsed,
+    perSecond: sent / elapsed,
+    acknowledged,
+    failed,
+    maxLagMs,
+    roundTripMs: roundTrips.summarize(),
+    loopDelayMs: loopDelay.read(),
+  }
 }
 
 await client.connect()

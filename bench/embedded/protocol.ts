@@ -1,4 +1,5 @@
 /** Requests between the embedded-server benchmark and its load-generator and watcher processes. */
+import type { LoopDelay } from '../lib/loop-delay.js'
 import type { LatencySummary } from '../lib/stats.js'
 
 export const DATABASE = 'bench'
@@ -47,6 +48,8 @@ export interface PacedWriteResult extends RunResult {
   readonly failed: number
   /** How late, at worst, an insert was sent against its schedule. */
   readonly maxLagMs: number
+  /** The writer's own event-loop delay while it wrote. */
+  readonly loopDelayMs: LoopDelay
 }
 
 export interface WatchRequest {
@@ -89,4 +92,6 @@ export interface CollectResult {
   /** Receive time − the event's `wallTime` (the server's commit clock, whole milliseconds): measured events only. */
   readonly commitLatencyMs: LatencySummary
   readonly seconds: number
+  /** The watcher's own event-loop delay since `mark`. */
+  readonly loopDelayMs: LoopDelay
 }

@@ -1,6 +1,7 @@
 /** The embedded-server benchmark's report: the results table, the aims, and the details behind them. */
 import type { CpuUse } from '../lib/cpu.js'
 import type { ProfileSummary } from '../lib/cpu-profile.js'
+import type { LoopDelay } from '../lib/loop-delay.js'
 import { markdownTable } from '../lib/markdown.js'
 import { formatNumber as n, formatRatio, type LatencySummary } from '../lib/stats.js'
 import type { CollectResult, InsertOneResult, PacedWriteResult, RunResult } from './protocol.js'
@@ -15,6 +16,8 @@ export interface LatencyRun {
   readonly warmUpWrite: PacedWriteResult
   readonly write: PacedWriteResult
   readonly received: CollectResult
+  /** The server's event-loop delay while measuring (from `loop-probe.ts`), when it could be read. */
+  readonly serverLoopDelayMs: LoopDelay | undefined
 }
 
 export interface Measurements {
@@ -35,6 +38,7 @@ export interface ReportMeta {
 
 const AIMS = { insertMany: 20_000, insertOne: 5_000, p99With10: 10 } as const
 
+const delay = (d: LoopDelay | undefined) => (d ? `${n(d.p50)} / ${n(d.p99)} / ${n(d.max)} ms` : 'not read')
 const rtt = (s: LatencySummary | undefined) => (s ? `p50 ${n(s.p50)} ms, p99 ${n(s.p99)} ms, max ${n(s.max)} ms` : '—')
 /** "server 0.98, load 0.61, bench 0.01; machine 1.9 (other processes 0.3)", in cores. */
 function cpuText(cpu: CpuUse): string {
@@ -126,6 +130,8 @@ export function renderReport(m: Measurements, meta: ReportMeta): { text: string;
         `streams open after ${n(run.openMs)} ms`,
       `${label}: CPU per event delivered while measuring (${n(r.eventsSinceMark)} events; the server's includes handling the inserts): ` +
         `server ${cpuPerOp(run.cpu, 'server', r.eventsSinceMark)}, watcher ${cpuPerOp(run.cpu, 'watcher', r.eventsSinceMark)}; ${cpuText(run.cpu)}`,
+      `${label}: event-loop delay while measuring, p50 / p99 / max (how late each process could run what had arrived): ` +
+        `server ${delay(run.serverLoopDelayMs)}, writer ${delay(w.loopDelayMs)}, watcher ${delay(r.loopDelayMs)}`,
     )
   }
 

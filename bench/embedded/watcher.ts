@@ -4,6 +4,7 @@
  * Usage (as a worker): watcher.ts <mongodb uri>
  */
 import { MongoClient, type ChangeStream, type ChangeStreamDocument } from 'mongodb'
+import { createLoopDelayMonitor } from '../lib/loop-delay.js'
 import { createSamples, wallNow } from '../lib/stats.js'
 import { serveWorker } from '../lib/worker.js'
 import type { OrderDocument } from './documents.js'
@@ -40,6 +41,8 @@ let lastEventAt = 0
 /** Events (any stream, warm-up included) since the last `mark` request: what CPU use is divided by. */
 let sinceMark = 0
 let startedAt = 0
+/** This process's event-loop delay since the last `mark`: how late it could have seen an event that had arrived. */
+const loopDelay = createLoopDelayMonitor()
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -134,6 +137,7 @@ async function collect({ expected, idleMs, timeoutMs }: CollectRequest): Promise
     warmUpLatencyMs: warmUpLatencies.summarize(),
     commitLatencyMs: commitLatencies.summarize(),
     seconds: (lastEventAt - startedAt) / 1000,
+    loopDelayMs: loopDelay.read(),
   }
 }
 
@@ -146,6 +150,7 @@ serveWorker({
   watch,
   mark: () => {
     sinceMark = 0
+    loopDelay.reset()
   },
   collect,
   close,

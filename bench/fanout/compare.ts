@@ -45,6 +45,7 @@ const METRICS: ReadonlyArray<{ key: keyof Figures; label: string; better: 'highe
   { key: 'cpuPer1000', label: 'gateway CPU s per 1,000 deliveries', better: 'lower' },
   { key: 'loopDelayP99Ms', label: 'gateway event loop delay p99 (ms)', better: 'lower' },
   { key: 'loopDelayMaxMs', label: 'gateway event loop delay max (ms)', better: 'lower' },
+  { key: 'receiverLoopDelayMaxMs', label: "clients' (receiving process) event loop delay max (ms)", better: 'lower' },
   { key: 'rssPerSubscriptionKb', label: 'gateway RSS per subscription (KB, after a full GC)', better: 'lower' },
   { key: 'rssPerConnectionKb', label: 'gateway RSS per idle connection (KB, after a full GC)', better: 'lower' },
   { key: 'subscribeMs', label: 'all subscriptions live after (ms)', better: 'lower' },

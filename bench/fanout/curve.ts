@@ -57,7 +57,7 @@ async function main(): Promise<number> {
       if (r instanceof Error) {
         failed = true
         log(`${n(size)} subscriptions, ${tree.label}: failed: ${r.message}`)
-        rows.push([n(size), n(connections), `${tree.label} (${tree.revision})`, `run failed: ${r.message.split('\n')[0]}`, ...Array<string>(11).fill('—')])
+        rows.push([n(size), n(connections), `${tree.label} (${tree.revision})`, `run failed: ${r.message.split('\n')[0]}`, ...Array<string>(12).fill('—')])
         continue
       }
       const f = figures(r, layout)
@@ -76,6 +76,7 @@ async function main(): Promise<number> {
         n(f.heapPerSubscriptionKb),
         n(f.rssPerConnectionKb),
         `${n(f.loopDelayP99Ms)} / ${n(f.loopDelayMaxMs)}`,
+        n(f.receiverLoopDelayMaxMs),
         n(f.gatewayCores, 2),
         n(f.otherCores, 2),
         n(f.subscribeMs),
@@ -106,6 +107,7 @@ async function main(): Promise<number> {
         'heap / subscription (KB)',
         'RSS / idle connection (KB)',
         'event loop delay p99 / max (ms)',
+        "clients' event loop delay max (ms)",
         'gateway cores',
         'other work (cores)',
         'all subscriptions live after (ms)',

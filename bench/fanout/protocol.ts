@@ -1,4 +1,5 @@
 /** Requests between the fan-out benchmark and its worker processes. */
+import type { LoopDelay } from '../lib/loop-delay.js'
 import type { LatencySummary } from '../lib/stats.js'
 import type { LayoutOptions } from './layout.js'
 
@@ -33,6 +34,11 @@ export interface PhaseTally {
   readonly lastAt: number
   /** Longest time between two consecutive receipts: a stall in delivery. */
   readonly maxGapMs: number
+  /**
+   * The receiving process's own event-loop delay from the phase's first receipt to the end of collecting: how late
+   * it may have read what had arrived (its share of the latency).
+   */
+  readonly loopDelayMs: LoopDelay
 }
 
 export interface CollectRequest {

@@ -98,7 +98,10 @@ const cores = (cpu: CpuUse) => {
   return `${each.join(', ')}; machine ${n(cpu.machineCores, 2)} (other processes ${n(others(cpu), 2)})`
 }
 const gap = (r: PhaseRun) => {
-  const text = `longest pause between receipts ${n(r.tally.maxGapMs)} ms`
+  const d = r.tally.loopDelayMs
+  const text =
+    `longest pause between receipts ${n(r.tally.maxGapMs)} ms; receiving process's event loop delay ` +
+    `p99 ${n(d.p99)} ms / max ${n(d.max)} ms`
   const m = r.gateway
   if (!m) return text
   return (

@@ -57,6 +57,8 @@ export interface Figures {
   readonly heapPerSubscriptionKb: number
   readonly loopDelayP99Ms: number
   readonly loopDelayMaxMs: number
+  /** The receiving (clients') process's event-loop delay: its own share of the latency. */
+  readonly receiverLoopDelayMaxMs: number
   readonly subscribeMs: number
 }
 
@@ -152,6 +154,7 @@ export function figures(r: RunResult, layout: Layout): Figures {
     heapPerSubscriptionKb: (memory.subscribed.heapUsedKb - memory.connected.heapUsedKb) / layout.subscriptions,
     loopDelayP99Ms: s1.gateway?.loopDelayP99Ms ?? NaN,
     loopDelayMaxMs: s1.gateway?.loopDelayMaxMs ?? NaN,
+    receiverLoopDelayMaxMs: s1.tally.loopDelayMs.max,
     subscribeMs: r.subscribeMs,
   }
 }

@@ -2,6 +2,7 @@
  * Delivery accounting on the receiving side: per phase, which subscriber received which write (once, twice, or
  * not at all), and the commit-to-receiver latency of each first receipt.
  */
+import { createLoopDelayMonitor } from '../lib/loop-delay.js'
 import { createSamples, summarize, type Samples } from '../lib/stats.js'
 import { writesFor } from './layout.js'
 import type { LatencyWindow, PhaseTally } from './protocol.js'
@@ -83,6 +84,8 @@ export function createTally(memberCustomers: Int32Array, customers: number): Tal
   const members = memberCustomers.length
   const phases = new Map<number, PhaseState>()
   const endedBy = new Map<number, string>()
+  /** The receiving process's own event-loop delay, from the latest phase's first receipt on. */
+  const loopDelay = createLoopDelayMonitor()
 
   const phaseState = (phase: number): PhaseState => {
     let state = phases.get(phase)
@@ -116,8 +119,10 @@ export function createTally(memberCustomers: Int32Array, customers: number): Tal
       state.seen[at] = 1
       state.distinct++
       state.receipts.add(receivedAt, receivedAt - createdAt)
-      if (state.firstAt === 0) state.firstAt = receivedAt
-      else state.maxGapMs = Math.max(state.maxGapMs, receivedAt - state.lastAt)
+      if (state.firstAt === 0) {
+        state.firstAt = receivedAt
+        loopDelay.reset()
+      } else state.maxGapMs = Math.max(state.maxGapMs, receivedAt - state.lastAt)
       state.lastAt = receivedAt
     },
     reached(phase) {
@@ -164,6 +169,7 @@ export function createTally(memberCustomers: Int32Array, customers: number): Tal
         firstAt: state.firstAt,
         lastAt: state.lastAt,
         maxGapMs: state.maxGapMs,
+        loopDelayMs: loopDelay.read(),
       }
     },
     ended() {
