@@ -1,4 +1,3 @@
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql'
 import type { GraphiQLOptions } from 'graphql-yoga'
 import { CSRF_HEADERS } from './csrf.js'
 
@@ -46,14 +45,19 @@ export function graphiqlStartLocation(path: string, requestUrl: string | undefin
  * Renders GraphiQL with every asset inline (scripts, styles, editor workers, favicon) from
  * `@graphql-yoga/render-graphiql`, so the page loads without reaching any other host. The page is ~9 MB of
  * text, so it is rendered once per distinct set of options.
+ *
+ * That module holds its assets as source text (about 30 MB of heap once loaded), so it is loaded at the first page
+ * asked for, not with the server: a node that never serves GraphiQL (production, or nobody opens it) never holds it.
  */
-export function createOfflineGraphiQLRenderer(): (options: GraphiQLOptions) => string {
-  const pages = new Map<string, string>()
+export function createOfflineGraphiQLRenderer(): (options: GraphiQLOptions) => Promise<string> {
+  const pages = new Map<string, Promise<string>>()
   return (options) => {
     const key = JSON.stringify(options)
     let page = pages.get(key)
     if (page === undefined) {
-      page = renderGraphiQL(options)
+      page = import('@graphql-yoga/render-graphiql').then(({ renderGraphiQL }) => renderGraphiQL(options))
+      // A failed load is not cached: the next request tries again.
+      page.catch(() => pages.delete(key))
       pages.set(key, page)
     }
     return page
