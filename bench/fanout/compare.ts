@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
-import { measureCpu } from '../lib/cpu.js'
+import { measureCpu, reserveCpus } from '../lib/cpu.js'
 import { markdownTable } from '../lib/markdown.js'
 import { formatNumber as n } from '../lib/stats.js'
 import { ROOT } from './gateway-process.js'
@@ -119,6 +119,7 @@ async function main(): Promise<number> {
   const argv = process.argv.slice(2)
   const { old, runs, rest } = parseArgs(argv)
   const o = parseOptions(rest)
+  if (o.gatewayCpus) reserveCpus(o.gatewayCpus)
   const layout = createLayout({ connections: o.connections, subscriptionsPerConnection: o.subscriptionsPerConnection, tenants: TENANTS, fanout: o.fanout })
   const trees: Tree[] = [
     { label: 'old', root: old, revision: revisionOf(old) },

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
-import { measureCpu } from '../lib/cpu.js'
+import { measureCpu, reserveCpus } from '../lib/cpu.js'
 import { markdownTable } from '../lib/markdown.js'
 import { formatNumber as n } from '../lib/stats.js'
 import { ROOT } from './gateway-process.js'
@@ -38,6 +38,7 @@ async function main(): Promise<number> {
   const argv = process.argv.slice(2)
   const { old, sizes, rest } = parseArgs(argv)
   const base = parseOptions(rest)
+  if (base.gatewayCpus) reserveCpus(base.gatewayCpus)
   const trees: Tree[] = [
     ...(old ? [{ label: 'old' as const, root: old, revision: revisionOf(old) }] : []),
     { label: 'new', root: ROOT, revision: revisionOf(ROOT) },

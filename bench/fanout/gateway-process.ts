@@ -6,11 +6,12 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { SignJWT } from 'jose'
 import { freePort } from '../lib/ports.js'
 import { startServerProcess, type Exit } from '../lib/processes.js'
 import { compiled } from '../lib/compiled.js'
+import { cpusBesides, pinProcess } from '../lib/cpu.js'
 import { collectGarbage, takeHeapSnapshot } from './inspector.js'
 import { DATABASE } from './protocol.js'
 
@@ -64,6 +65,14 @@ export interface GatewayOptions {
   readonly root?: string
   /** `compiled` (default): bundled JavaScript, as production runs it (../lib/compiled.ts); `source`: through tsx. */
   readonly from?: 'compiled' | 'source'
+  /** Loads stall-probe.ts (this checkout's) into the gateway; its `stall-probe` lines go to the output. */
+  readonly stallProbe?: boolean
+  /**
+   * Gives the gateway's main thread these CPUs to itself: it runs there only, and the gateway's other threads (V8's
+   * collector helpers, libuv's pool) on the other CPUs, with the benchmark's other processes (reserveCpus in
+   * ../lib/cpu.ts). The question it answers: how long the event loop blocks when nothing else needs its CPU.
+   */
+  readonly cpus?: readonly number[]
 }
 
 export function rssKb(pid: number): number {
@@ -103,10 +112,15 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
     ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []),
     // Only to force a full GC before memory readings and to take heap snapshots (nothing stays attached).
     `--inspect=127.0.0.1:${inspectPort}`,
+    ...(options.stallProbe ? ['--import', pathToFileURL(await compiled(ROOT, 'bench/fanout/stall-probe.ts')).href] : []),
     ...(options.nodeFlags ?? []),
     ...(options.from === 'source' ? [...TSX, 'src/main.ts'] : [await compiled(options.root ?? ROOT, 'src/main.ts')]),
   ]
   const server = await startServerProcess({ command: 'env', args: [...env, process.execPath, ...nodeArgs], cwd: options.root ?? ROOT, readyPattern: /(http:\/\/\S+\/graphql)/, outputFile: options.outputFile })
+  if (options.cpus) {
+    pinProcess(server.pid, cpusBesides(options.cpus))
+    pinProcess(server.pid, options.cpus, true)
+  }
   const url = server.ready[1]
   const sign = (tenant: string, scope?: string) =>
     new SignJWT({ tenant, scope })

@@ -28,6 +28,10 @@ export interface Options {
   readonly gatewayOutput: string | undefined
   /** CHANGEGATE_SUBSCRIPTION_BUFFER for the gateway; undefined = its default. */
   readonly subscriptionBuffer: number | undefined
+  /** Loads stall-probe.ts into the gateway: what each long event-loop block was made of (stall-report.ts). */
+  readonly stallProbe: boolean
+  /** CPUs the gateway's main thread has to itself (taskset); every other thread of the benchmark runs on the others. */
+  readonly gatewayCpus: readonly number[] | undefined
 }
 
 const DEFAULTS: Options = {
@@ -47,6 +51,8 @@ const DEFAULTS: Options = {
   gatewayNodeFlags: [],
   gatewayOutput: undefined,
   subscriptionBuffer: undefined,
+  stallProbe: false,
+  gatewayCpus: undefined,
 }
 
 const QUICK: Partial<Options> = { seconds: 5, steps: [1_000, 4_000], stepSeconds: 3, idleMs: 3_000 }
@@ -54,7 +60,8 @@ const QUICK: Partial<Options> = { seconds: 5, steps: [1_000, 4_000], stepSeconds
 export const USAGE = `usage: npm run bench:fanout -- [--quick] [--profile] [--parts ${PARTS.join(',')}]
   [--connections N] [--subscriptions-per-connection N] [--fanout N] [--rate R] [--seconds S]
   [--steps R1,R2,...] [--step-seconds S] [--max-p99-ms MS] [--baseline-streams N] [--idle-ms MS]
-  [--subscription-buffer N] [--gateway-node-flags "FLAGS"] [--gateway-output FILE]`
+  [--subscription-buffer N] [--gateway-node-flags "FLAGS"] [--gateway-output FILE]
+  [--stall-probe] [--gateway-cpus C1,C2,...]`
 
 function positiveInteger(flag: string, value: string | undefined): number {
   const n = Number(value)
@@ -62,6 +69,10 @@ function positiveInteger(flag: string, value: string | undefined): number {
     throw new Error(`${flag} needs a positive integer, got ${value === undefined ? 'nothing' : `'${value}'`}\n${USAGE}`)
   }
   return n
+}
+
+function nonNegativeInteger(flag: string, value: string | undefined): number {
+  return value === '0' ? 0 : positiveInteger(flag, value)
 }
 
 export function parseOptions(argv: readonly string[]): Options {
@@ -116,6 +127,12 @@ export function parseOptions(argv: readonly string[]): Options {
         break
       case '--gateway-output':
         out.gatewayOutput = value()
+        break
+      case '--stall-probe':
+        out.stallProbe = true
+        break
+      case '--gateway-cpus':
+        out.gatewayCpus = (value() ?? '').split(',').map((cpu) => nonNegativeInteger(flag, cpu))
         break
       case '--parts': {
         const list = (value() ?? '').split(',').filter(Boolean)

@@ -84,6 +84,9 @@ export interface PhaseArgs {
 
 export async function measuredPhase(layout: Layout, o: Options, args: PhaseArgs): Promise<PhaseRun> {
   const metrics = args.metricsUrl ? await watchGatewayMetrics(args.metricsUrl) : undefined
+  // The gateway's stall probe counts phases by SIGUSR2: one at the start of a measured phase, one at its end.
+  const markPhase = o.stallProbe && args.metricsUrl ? () => process.kill(args.pids.gateway, 'SIGUSR2') : () => undefined
+  markPhase()
   const done = measureCpu({ ...args.pids, bench: process.pid })
   const write = await args.send({
     layout,
@@ -99,5 +102,6 @@ export async function measuredPhase(layout: Layout, o: Options, args: PhaseArgs)
     args.drainMs + 30_000,
   )
   const cpu = done()
+  markPhase()
   return { rate: args.rate, write, tally, cpu, gateway: await metrics?.() }
 }

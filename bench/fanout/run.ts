@@ -16,7 +16,7 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { measureCpu } from '../lib/cpu.js'
+import { measureCpu, reserveCpus } from '../lib/cpu.js'
 import { summarizeCpuProfile } from '../lib/cpu-profile.js'
 import { freePort } from '../lib/ports.js'
 import { startServerProcess, startWorker, type Worker } from '../lib/processes.js'
@@ -84,6 +84,8 @@ async function runGateway(o: Options, layout: Layout, uri: string, writer: Worke
     profileDir,
     nodeFlags: o.gatewayNodeFlags,
     outputFile: o.gatewayOutput,
+    stallProbe: o.stallProbe,
+    cpus: o.gatewayCpus,
   })
   log(`gateway pid ${gateway.pid} at ${gateway.url}`)
   const clients = await startWorker({ file: await compiled(ROOT, 'bench/fanout/clients.ts') })
@@ -205,6 +207,7 @@ function writeReport(path: string, report: string): void {
 async function main(): Promise<number> {
   const argv = process.argv.slice(2)
   const o = parseOptions(argv)
+  if (o.gatewayCpus) reserveCpus(o.gatewayCpus)
   const layout = createLayout({ connections: o.connections, subscriptionsPerConnection: o.subscriptionsPerConnection, tenants: TENANTS, fanout: o.fanout })
   const openFiles = checkOpenFiles(o)
   const idle = measureCpu({})

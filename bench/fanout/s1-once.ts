@@ -88,6 +88,8 @@ export async function runS1Once(tree: Tree, index: number, o: Options, layout: L
         root: tree.root,
         nodeFlags: o.gatewayNodeFlags,
         outputFile: o.gatewayOutput,
+        stallProbe: o.stallProbe,
+        cpus: o.gatewayCpus,
       })
       const clients = await startWorker({ file: await compiled(ROOT, 'bench/fanout/clients.ts') })
       try {

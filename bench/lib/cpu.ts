@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { cpus } from 'node:os'
 
 let clockTicks: number | undefined
 const ticksPerSecond = () => (clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100)
@@ -71,4 +72,27 @@ export function measureCpu(pids: Readonly<Record<string, number>>): () => CpuUse
     }
     return { wallSeconds, machineCores: (machineBusySeconds() - machine) / wallSeconds, processCores, processWaiting }
   }
+}
+
+/** Runs every thread of process `pid` on `cpus` only (Linux `taskset`); `mainThreadOnly`: its main thread only. */
+export function pinProcess(pid: number, cpus: readonly number[], mainThreadOnly = false): void {
+  execFileSync('taskset', [...(mainThreadOnly ? [] : ['--all-tasks']), '--cpu-list', '--pid', cpus.join(','), String(pid)], { stdio: 'ignore' })
+}
+
+/** The machine's CPUs not in `reserved`; throws when `reserved` names a CPU it lacks, or all of them. */
+export function cpusBesides(reserved: readonly number[]): number[] {
+  const count = cpus().length
+  const outside = reserved.find((cpu) => cpu >= count)
+  if (outside !== undefined) throw new Error(`CPU ${outside} does not exist here (CPUs 0–${count - 1})`)
+  const rest = Array.from({ length: count }, (_, cpu) => cpu).filter((cpu) => !reserved.includes(cpu))
+  if (!rest.length) throw new Error(`reserving CPUs ${reserved.join(',')} leaves none for the other processes`)
+  return rest
+}
+
+/**
+ * Moves this process to the CPUs not in `reserved`, so that what it starts from now on runs there too (children
+ * inherit it); a thread later pinned to `reserved` then has those CPUs to itself.
+ */
+export function reserveCpus(reserved: readonly number[]): void {
+  pinProcess(process.pid, cpusBesides(reserved))
 }

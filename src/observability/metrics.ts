@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 
 /**
@@ -40,11 +40,16 @@ export interface Metrics {
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const
 
 const OPEN_FDS = 'changegate_process_open_fds'
+const HANDLES = 'changegate_nodejs_active_handles'
+const HANDLES_TOTAL = 'changegate_nodejs_active_handles_total'
+const RESOURCES = 'changegate_nodejs_active_resources'
+const RESOURCES_TOTAL = 'changegate_nodejs_active_resources_total'
 
 export function createMetrics(): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'changegate_' })
-  countOpenFilesAsync(registry)
+  countOpenFiles(registry)
+  listHandlesOncePerScrape(registry)
   const registers = [registry]
 
   return {
@@ -194,10 +199,11 @@ export class TalliedHistogram {
 /**
  * prom-client counts open file descriptors (Linux) by listing /proc/self/fd synchronously at every scrape: one entry
  * per socket, so a node holding 5,000 WebSockets blocked its event loop ~20 ms per scrape (a CPU profile of the
- * fan-out benchmark), and ten times as many would block it for ten times as long. The same gauge, listed off the
- * event loop.
+ * fan-out benchmark), and ten times as many would block it for ten times as long. The same gauge, from the size
+ * Linux (6.2 and later) reports for /proc/self/fd, which is the count, without listing anything; on older kernels
+ * (size 0) from a listing off the event loop.
  */
-function countOpenFilesAsync(registry: Registry): void {
+function countOpenFiles(registry: Registry): void {
   if (!registry.getSingleMetric(OPEN_FDS)) return
   registry.removeSingleMetric(OPEN_FDS)
   new Gauge({
@@ -206,11 +212,128 @@ function countOpenFilesAsync(registry: Registry): void {
     registers: [registry],
     async collect() {
       try {
+        const { size } = await stat('/proc/self/fd')
         // Minus the descriptor the listing itself used.
-        this.set((await readdir('/proc/self/fd')).length - 1)
+        this.set(size > 0 ? size : (await readdir('/proc/self/fd')).length - 1)
       } catch {
         // Not Linux, or /proc unreadable: the gauge keeps its last value.
       }
+    },
+  })
+}
+
+/**
+ * A value computed at most once per event-loop turn. A scrape starts collecting every metric in one turn
+ * (`Registry.metrics` calls each one's `get` before awaiting any), so the metrics sharing it share one computation.
+ */
+function oncePerTurn<T>(compute: () => T): () => T {
+  let value: T | undefined
+  let fresh = false
+  const expire = () => {
+    fresh = false
+    value = undefined
+  }
+  return () => {
+    if (!fresh) {
+      value = compute()
+      fresh = true
+      setImmediate(expire)
+    }
+    return value as T
+  }
+}
+
+/** Handles by their constructor's name, as prom-client groups them (those without a constructor are left out). */
+function countByConstructor(handles: readonly unknown[]): Map<string, number> {
+  // Handles come in long runs of one kind (a node's sockets): count runs by constructor identity, name them once.
+  const runs = new Map<unknown, number>()
+  let current: unknown
+  let run = 0
+  for (const handle of handles) {
+    const constructor = (handle as { constructor?: unknown } | null | undefined)?.constructor
+    if (constructor === undefined) continue
+    if (constructor !== current) {
+      if (run) runs.set(current, (runs.get(current) ?? 0) + run)
+      current = constructor
+      run = 0
+    }
+    run++
+  }
+  if (run) runs.set(current, (runs.get(current) ?? 0) + run)
+  const counts = new Map<string, number>()
+  for (const [constructor, count] of runs) {
+    const name = (constructor as { name: string }).name
+    counts.set(name, (counts.get(name) ?? 0) + count)
+  }
+  return counts
+}
+
+/** Active resources by type. */
+function countResources(types: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>()
+  let current: string | undefined
+  let run = 0
+  for (const type of types) {
+    if (type !== current) {
+      if (run) counts.set(current!, (counts.get(current!) ?? 0) + run)
+      current = type
+      run = 0
+    }
+    run++
+  }
+  if (run) counts.set(current!, (counts.get(current!) ?? 0) + run)
+  return counts
+}
+
+/**
+ * prom-client lists the process's active handles twice per scrape (by type, then the total) and its active resources
+ * twice: each walk makes an entry per socket, so at 5,000 WebSockets these four were ~6.5 ms of a ~12 ms scrape, on
+ * the event loop (`bench/results/metrics-scrape.md`). The same four gauges (names, help, labels and values as
+ * prom-client's), from one walk of each per scrape.
+ */
+function listHandlesOncePerScrape(registry: Registry): void {
+  const names = [HANDLES, HANDLES_TOTAL, RESOURCES, RESOURCES_TOTAL]
+  if (!names.every((name) => registry.getSingleMetric(name))) return
+  for (const name of names) registry.removeSingleMetric(name)
+  const registers = [registry]
+  const handles = oncePerTurn(() => (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles())
+  const resources = oncePerTurn(() => process.getActiveResourcesInfo())
+  const setCounts = (gauge: Gauge<'type'>, counts: Map<string, number>) => {
+    gauge.reset()
+    for (const [type, count] of counts) gauge.set({ type }, count)
+  }
+  new Gauge({
+    name: HANDLES,
+    help: 'Number of active libuv handles grouped by handle type. Every handle type is C++ class name.',
+    labelNames: ['type'],
+    registers,
+    collect() {
+      setCounts(this, countByConstructor(handles()))
+    },
+  })
+  new Gauge({
+    name: HANDLES_TOTAL,
+    help: 'Total number of active handles.',
+    registers,
+    collect() {
+      this.set(handles().length)
+    },
+  })
+  new Gauge({
+    name: RESOURCES,
+    help: 'Number of active resources that are currently keeping the event loop alive, grouped by async resource type.',
+    labelNames: ['type'],
+    registers,
+    collect() {
+      setCounts(this, countResources(resources()))
+    },
+  })
+  new Gauge({
+    name: RESOURCES_TOTAL,
+    help: 'Total number of active resources.',
+    registers,
+    collect() {
+      this.set(resources().length)
     },
   })
 }
