@@ -7,6 +7,7 @@
  * Usage (as a worker): clients.ts
  */
 import WebSocket from 'ws'
+import { openAcknowledged } from '../lib/graphql-ws-client.js'
 import { serveWorker } from '../lib/worker.js'
 import { createClientTotals, type ChangeEvent, type ClientTotals } from './client-totals.js'
 import { AGGREGATE_SUBSCRIPTION, CHANGES_SUBSCRIPTION, combinationOf, createLayout, cursorCommit, tenantOfConnection, type Layout } from './layout.js'
@@ -82,23 +83,11 @@ function onMessage(socket: WebSocket, data: WebSocket.RawData): void {
 }
 
 function open(url: string, token: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false })
-    socket.once('error', reject)
-    socket.once('close', (code, reason) => reject(new Error(`closed before ack: ${code} ${reason.toString()}`)))
-    socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })))
-    socket.once('message', (data) => {
-      const message = JSON.parse(data.toString()) as Message
-      if (message.type !== 'connection_ack') return reject(new Error(`expected connection_ack, got ${message.type}`))
-      socket.removeAllListeners('close')
-      socket.removeAllListeners('error')
-      socket.on('error', () => undefined)
-      socket.once('close', () => {
-        if (sockets.includes(socket)) dropped++
-      })
-      socket.on('message', (next) => onMessage(socket, next))
-      resolve(socket)
-    })
+  return openAcknowledged(url, token, {
+    onMessage,
+    onClose: (socket) => {
+      if (sockets.includes(socket)) dropped++
+    },
   })
 }
 

@@ -6,6 +6,7 @@
  */
 import WebSocket from 'ws'
 import { createSamples, type LatencySummary, type Samples } from '../lib/stats.js'
+import { openAcknowledged } from '../lib/graphql-ws-client.js'
 import { serveWorker } from '../lib/worker.js'
 import { createLayout, customerHex, customerOfSubscription, decodeOrderHex, ORDER_SUBSCRIPTION, tenantOfConnection, writesFor, type Layout, type LayoutOptions } from './layout.js'
 
@@ -164,23 +165,11 @@ function onMessage(socket: WebSocket, data: WebSocket.RawData): void {
 }
 
 function open(url: string, token: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false })
-    socket.once('error', reject)
-    socket.once('close', (code, reason) => reject(new Error(`closed before ack: ${code} ${reason.toString()}`)))
-    socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })))
-    socket.once('message', (data) => {
-      const message = JSON.parse(data.toString()) as Message
-      if (message.type !== 'connection_ack') return reject(new Error(`expected connection_ack, got ${message.type}`))
-      socket.removeAllListeners('close')
-      socket.removeAllListeners('error')
-      socket.on('error', () => undefined)
-      socket.once('close', () => {
-        if (!closing) socketsClosed++
-      })
-      socket.on('message', (next) => onMessage(socket, next))
-      resolve(socket)
-    })
+  return openAcknowledged(url, token, {
+    onMessage,
+    onClose: () => {
+      if (!closing) socketsClosed++
+    },
   })
 }
 

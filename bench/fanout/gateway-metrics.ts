@@ -15,9 +15,10 @@ export interface GatewayMetrics {
   readonly heapUsedMb: number
 }
 
-type Sample = Map<string, number>
+/** One scrape: every sample line's value by its name and labels. */
+export type Sample = Map<string, number>
 
-async function scrape(metricsUrl: string): Promise<Sample> {
+export async function scrape(metricsUrl: string): Promise<Sample> {
   const text = await (await fetch(metricsUrl)).text()
   const out: Sample = new Map()
   for (const line of text.split('\n')) {
@@ -39,18 +40,20 @@ const sumOf = (sample: Sample, prefix: string, kind?: string) => {
 const GC_SUM = 'changegate_nodejs_gc_duration_seconds_sum'
 const GC_COUNT = 'changegate_nodejs_gc_duration_seconds_count'
 
+/** What the gateway reports between two scrapes (the event-loop figures are the later scrape's own: see above). */
+export function difference(before: Sample, after: Sample): GatewayMetrics {
+  return {
+    gcSeconds: sumOf(after, GC_SUM) - sumOf(before, GC_SUM),
+    majorGcSeconds: sumOf(after, GC_SUM, 'major') - sumOf(before, GC_SUM, 'major'),
+    majorGcs: sumOf(after, GC_COUNT, 'major') - sumOf(before, GC_COUNT, 'major'),
+    loopDelayP99Ms: (after.get('changegate_nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
+    loopDelayMaxMs: (after.get('changegate_nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000,
+    heapUsedMb: (after.get('changegate_nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20,
+  }
+}
+
 /** Scrapes now; the returned function scrapes again and reports the difference. */
 export async function watchGatewayMetrics(metricsUrl: string): Promise<() => Promise<GatewayMetrics>> {
   const before = await scrape(metricsUrl)
-  return async () => {
-    const after = await scrape(metricsUrl)
-    return {
-      gcSeconds: sumOf(after, GC_SUM) - sumOf(before, GC_SUM),
-      majorGcSeconds: sumOf(after, GC_SUM, 'major') - sumOf(before, GC_SUM, 'major'),
-      majorGcs: sumOf(after, GC_COUNT, 'major') - sumOf(before, GC_COUNT, 'major'),
-      loopDelayP99Ms: (after.get('changegate_nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
-      loopDelayMaxMs: (after.get('changegate_nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000,
-      heapUsedMb: (after.get('changegate_nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20,
-    }
-  }
+  return async () => difference(before, await scrape(metricsUrl))
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { changeCursor, collect, signToken, spawnGateway, wsClient } from '../fixtures/gateway.js'
-import { nodeEntry } from '../fixtures/child-process.js'
+import { nodeEntry } from '../fixtures/node-entry.js'
 import { SUPPORT_TICKETS } from '../fixtures/cluster-model.js'
 import { startMongo, type MongoTarget } from '../fixtures/mongo.js'
 
