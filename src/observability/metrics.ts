@@ -213,7 +213,7 @@ function countOpenFiles(registry: Registry): void {
     async collect() {
       try {
         const { size } = await stat('/proc/self/fd')
-        // Minus the descriptor the listing itself used.
+        // A listing counts the descriptor it reads the directory with.
         this.set(size > 0 ? size : (await readdir('/proc/self/fd')).length - 1)
       } catch {
         // Not Linux, or /proc unreadable: the gauge keeps its last value.
@@ -243,45 +243,35 @@ function oncePerTurn<T>(compute: () => T): () => T {
   }
 }
 
-/** Handles by their constructor's name, as prom-client groups them (those without a constructor are left out). */
-function countByConstructor(handles: readonly unknown[]): Map<string, number> {
-  // Handles come in long runs of one kind (a node's sockets): count runs by constructor identity, name them once.
-  const runs = new Map<unknown, number>()
-  let current: unknown
+/**
+ * Counts items by key in runs of equal keys: a node's handles and resources come in long runs of one kind (its
+ * sockets), so a run costs one map update. Items whose key is undefined are left out.
+ */
+function countInRuns<T, K>(items: readonly T[], keyOf: (item: T) => K | undefined): Map<K, number> {
+  const counts = new Map<K, number>()
+  let current: K | undefined
   let run = 0
-  for (const handle of handles) {
-    const constructor = (handle as { constructor?: unknown } | null | undefined)?.constructor
-    if (constructor === undefined) continue
-    if (constructor !== current) {
-      if (run) runs.set(current, (runs.get(current) ?? 0) + run)
-      current = constructor
-      run = 0
-    }
-    run++
-  }
-  if (run) runs.set(current, (runs.get(current) ?? 0) + run)
-  const counts = new Map<string, number>()
-  for (const [constructor, count] of runs) {
-    const name = (constructor as { name: string }).name
-    counts.set(name, (counts.get(name) ?? 0) + count)
-  }
-  return counts
-}
-
-/** Active resources by type. */
-function countResources(types: readonly string[]): Map<string, number> {
-  const counts = new Map<string, number>()
-  let current: string | undefined
-  let run = 0
-  for (const type of types) {
-    if (type !== current) {
+  for (const item of items) {
+    const key = keyOf(item)
+    if (key === undefined) continue
+    if (key !== current) {
       if (run) counts.set(current!, (counts.get(current!) ?? 0) + run)
-      current = type
+      current = key
       run = 0
     }
     run++
   }
   if (run) counts.set(current!, (counts.get(current!) ?? 0) + run)
+  return counts
+}
+
+/** Handles by their constructor's name, as prom-client groups them (those without a constructor are left out). */
+function countByConstructor(handles: readonly unknown[]): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const [constructor, count] of countInRuns(handles, (handle) => (handle as { constructor?: unknown } | null | undefined)?.constructor)) {
+    const name = (constructor as { name: string }).name
+    counts.set(name, (counts.get(name) ?? 0) + count)
+  }
   return counts
 }
 
@@ -325,7 +315,7 @@ function listHandlesOncePerScrape(registry: Registry): void {
     labelNames: ['type'],
     registers,
     collect() {
-      setCounts(this, countResources(resources()))
+      setCounts(this, countInRuns(resources(), (type) => type))
     },
   })
   new Gauge({
