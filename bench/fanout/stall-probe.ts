@@ -2,12 +2,12 @@
  * Loaded into the gateway's process for the fan-out benchmark (`--stall-probe`, which passes `node --import` this
  * file compiled): what each long event-loop block was made of. A 1 ms interval timer notes, at every firing, the
  * main thread's scheduler counters (`/proc/self/task/PID/schedstat`: time on a CPU, time runnable but waiting for
- * one). A gap between two firings longer than `STALL_PROBE_MS` (default 30) is a stall; for each, the
- * probe records how much of it the main thread ran, how much it waited for a CPU behind other threads and
- * processes, how much CPU the process's other threads used meanwhile, and how much of it V8's collector paused the
- * main thread (`gc` performance entries). At exit it
- * prints one `stall-probe PID {json}` line on stderr per stall (`bench/fanout/stall-report.ts` reads them). The
- * benchmark marks its measured phases with SIGUSR2 (see `phase` below).
+ * one) and the process's CPU time. A gap between two firings longer than `STALL_PROBE_MS` (default 30) is a stall;
+ * for each, the probe records how much of it the main thread ran, how much it waited for a CPU behind other threads
+ * and processes, how much CPU the process's other threads used meanwhile, and how much of it V8's collector paused
+ * the main thread (`gc` performance entries). At exit it prints one `stall-probe PID {json}` line on stderr per
+ * stall (`bench/fanout/stall-report.ts` reads them). The benchmark marks its measured phases with SIGUSR2 (see
+ * `phase` below).
  *
  * The cost: a 1 ms timer, one `pread` of a /proc file and one `getrusage` per firing.
  */

@@ -269,7 +269,8 @@ function countInRuns<T, K>(items: readonly T[], keyOf: (item: T) => K | undefine
 function countByConstructor(handles: readonly unknown[]): Map<string, number> {
   const counts = new Map<string, number>()
   for (const [constructor, count] of countInRuns(handles, (handle) => (handle as { constructor?: unknown } | null | undefined)?.constructor)) {
-    const name = (constructor as { name: string }).name
+    // As prom-client names them: an object key, so a constructor without a string name still gets a label value.
+    const name = String((constructor as { name?: unknown }).name)
     counts.set(name, (counts.get(name) ?? 0) + count)
   }
   return counts

@@ -82,4 +82,16 @@ describe('active handles and resources metrics', () => {
     expect(ours).toMatch(/^changegate_nodejs_active_handles\{type="Socket"\} (\d+)$/m)
     expect(Number(/^changegate_nodejs_active_handles\{type="Socket"\} (\d+)$/m.exec(ours)?.[1])).toBeGreaterThanOrEqual(40)
   })
+
+  it('names odd handles as prom-client does: no constructor left out, a constructor without a name as "undefined"', async () => {
+    class Named {}
+    const odd = [new Named(), new Named(), null, Object.create(null), { constructor: {} }, new Named()]
+    vi.spyOn(handles, '_getActiveHandles').mockReturnValue(odd)
+    const reference = new Registry()
+    collectDefaultMetrics({ register: reference, prefix: 'ref_' })
+    const [ours, theirs] = await Promise.all([createMetrics().registry.metrics(), reference.metrics()])
+    expect(family(ours, 'changegate_', 'nodejs_active_handles')).toEqual(['nodejs_active_handles{type="Named"} 3', 'nodejs_active_handles{type="undefined"} 1'])
+    expect(family(ours, 'changegate_', 'nodejs_active_handles')).toEqual(family(theirs, 'ref_', 'nodejs_active_handles'))
+    expect(family(ours, 'changegate_', 'nodejs_active_handles_total')).toEqual(['nodejs_active_handles_total 6'])
+  })
 })
