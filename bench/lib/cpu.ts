@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { cpus } from 'node:os'
+import { cpus as machineCpus } from 'node:os'
 
 let clockTicks: number | undefined
 const ticksPerSecond = () => (clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100)
@@ -81,7 +81,7 @@ export function pinProcess(pid: number, cpus: readonly number[], mainThreadOnly 
 
 /** The machine's CPUs not in `reserved`; throws when `reserved` names a CPU it lacks, or all of them. */
 export function cpusBesides(reserved: readonly number[]): number[] {
-  const count = cpus().length
+  const count = machineCpus().length
   const outside = reserved.find((cpu) => cpu >= count)
   if (outside !== undefined) throw new Error(`CPU ${outside} does not exist here (CPUs 0–${count - 1})`)
   const rest = Array.from({ length: count }, (_, cpu) => cpu).filter((cpu) => !reserved.includes(cpu))
